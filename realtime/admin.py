@@ -1,0 +1,246 @@
+"""Admin for the diagnostics: read-only, because the rows are evidence of what happened."""
+
+from __future__ import annotations
+
+import csv
+import json
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Count, Model, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from realtime.models import Outcome, RealtimeSession, UpstreamExchange
+
+OUTCOME_COLOURS = {
+    Outcome.OK: "#1a7f37",
+    Outcome.REJECTED: "#9a6700",
+}
+FAILURE_COLOUR = "#cf222e"
+# Spreadsheet programs run cells that start with these as formulas.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@admin.action(description="Export selected rows as CSV", permissions=["view"])
+def export_as_csv(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
+) -> HttpResponse:
+    model = queryset.model
+    columns = [field for field in model._meta.concrete_fields]
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{model._meta.model_name}-{stamp}.csv"'
+    writer = csv.writer(response)
+    writer.writerow([field.attname for field in columns])
+    for row in queryset.order_by("pk").values_list(*[field.attname for field in columns]):
+        writer.writerow([_csv_cell(value) for value in row])
+    return response
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return f"'{value}"
+    return "" if value is None else value
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    actions = [export_as_csv]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+def outcome_badge(outcome: str, label: str) -> str:
+    colour = OUTCOME_COLOURS.get(outcome, FAILURE_COLOUR)
+    return format_html('<strong style="color: {}">{}</strong>', colour, label)
+
+
+def milliseconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+@admin.register(UpstreamExchange)
+class UpstreamExchangeAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "kind",
+        "outcome_display",
+        "upstream_status",
+        "http_status",
+        "upstream_ms_display",
+        "total_ms_display",
+        "request_bytes",
+        "response_bytes",
+        "error_code",
+        "source",
+        "session_link",
+    )
+    list_filter = (
+        "kind",
+        "outcome",
+        "upstream_status",
+        "transport",
+        "source",
+        "created_at",
+    )
+    search_fields = ("call_id", "client_ip", "upstream_error", "error_code", "secret_fingerprint")
+    date_hierarchy = "created_at"
+    list_select_related = ("session",)
+    readonly_fields = ("session_link", "upstream_error_pretty")
+    fieldsets = (
+        (
+            None,
+            {"fields": ("created_at", "kind", "source", "outcome", "error_code", "session_link")},
+        ),
+        (
+            "Upstream",
+            {
+                "fields": (
+                    "upstream_status",
+                    "http_status",
+                    "upstream_ms",
+                    "total_ms",
+                    "upstream_error_pretty",
+                )
+            },
+        ),
+        (
+            "Request",
+            {
+                "fields": (
+                    "model",
+                    "transport",
+                    "request_bytes",
+                    "response_bytes",
+                    "call_id",
+                    "secret_fingerprint",
+                )
+            },
+        ),
+        ("Client", {"fields": ("user", "client_ip", "user_agent")}),
+    )
+
+    @admin.display(description="outcome", ordering="outcome")
+    def outcome_display(self, obj: UpstreamExchange) -> str:
+        return outcome_badge(obj.outcome, obj.get_outcome_display())
+
+    @admin.display(description="upstream ms", ordering="upstream_ms")
+    def upstream_ms_display(self, obj: UpstreamExchange) -> str:
+        return milliseconds(obj.upstream_ms)
+
+    @admin.display(description="total ms", ordering="total_ms")
+    def total_ms_display(self, obj: UpstreamExchange) -> str:
+        return milliseconds(obj.total_ms)
+
+    @admin.display(description="session", ordering="session")
+    def session_link(self, obj: UpstreamExchange) -> str:
+        if obj.session_id is None:
+            return "—"
+        url = reverse("admin:realtime_realtimesession_change", args=[obj.session_id])
+        return format_html('<a href="{}">{}</a>', url, obj.session)
+
+    @admin.display(description="upstream error body")
+    def upstream_error_pretty(self, obj: UpstreamExchange) -> str:
+        if not obj.upstream_error:
+            return "—"
+        try:
+            text = json.dumps(json.loads(obj.upstream_error), indent=2, ensure_ascii=False)
+        except ValueError:
+            text = obj.upstream_error  # truncated or not JSON: show it as it came
+        return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', text)
+
+
+class ExchangeInline(admin.TabularInline):
+    model = UpstreamExchange
+    fields = (
+        "exchange_link",
+        "kind",
+        "outcome",
+        "upstream_status",
+        "http_status",
+        "upstream_ms",
+        "total_ms",
+        "request_bytes",
+        "response_bytes",
+        "error_code",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("created_at", "id")
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    @admin.display(description="time")
+    def exchange_link(self, obj: UpstreamExchange) -> str:
+        url = reverse("admin:realtime_upstreamexchange_change", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, obj.created_at.isoformat(" ", "seconds"))
+
+
+class FailureFilter(admin.SimpleListFilter):
+    title = "health"
+    parameter_name = "health"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return [("failed", "has a failed exchange"), ("ok", "all exchanges ok")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "failed":
+            return queryset.filter(failure_count__gt=0)
+        if self.value() == "ok":
+            return queryset.filter(failure_count=0)
+        return queryset
+
+
+@admin.register(RealtimeSession)
+class RealtimeSessionAdmin(ReadOnlyAdmin):
+    list_display = (
+        "started_at",
+        "transport",
+        "source",
+        "model",
+        "user",
+        "client_ip",
+        "call_id",
+        "exchange_count",
+        "failure_display",
+        "ended_at",
+    )
+    list_filter = (FailureFilter, "transport", "source", "started_at")
+    search_fields = (
+        "call_id",
+        "client_ip",
+        "secret_fingerprint",
+        "exchanges__error_code",
+        "exchanges__upstream_error",
+    )
+    date_hierarchy = "started_at"
+    list_select_related = ("user",)
+    inlines = [ExchangeInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                exchange_count=Count("exchanges"),
+                failure_count=Count("exchanges", filter=~Q(exchanges__outcome=Outcome.OK)),
+            )
+        )
+
+    @admin.display(description="exchanges", ordering="exchange_count")
+    def exchange_count(self, obj: RealtimeSession) -> int:
+        return obj.exchange_count
+
+    @admin.display(description="failures", ordering="failure_count")
+    def failure_display(self, obj: RealtimeSession) -> str:
+        if not obj.failure_count:
+            return outcome_badge(Outcome.OK, "0")
+        return outcome_badge(Outcome.UPSTREAM_ERROR, str(obj.failure_count))

@@ -1,0 +1,139 @@
+"""Records every upstream exchange; a recording failure never breaks a call.
+
+Each exchange is written in one database round (one thread hop from async code): the row,
+and the session it belongs to. A call made with an ``ek_`` secret joins the session its
+mint started (matched by the secret's fingerprint); anything else that reached OpenAI
+starts a session of its own; a refusal that never left this server joins a session only if
+its secret names one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+from asgiref.sync import sync_to_async
+from django.db import transaction
+
+from realtime import upstream
+from realtime.conf import get_settings
+from realtime.keys import redact
+from realtime.models import Outcome, RealtimeSession, UpstreamExchange
+
+logger = logging.getLogger(__name__)
+
+FAILURE_OUTCOMES = {
+    upstream.UpstreamHTTPError: Outcome.UPSTREAM_ERROR,
+    upstream.UpstreamTimeout: Outcome.TIMEOUT,
+    upstream.UpstreamInvalidAnswer: Outcome.INVALID_ANSWER,
+    upstream.UpstreamUnreachable: Outcome.UNREACHABLE,
+}
+
+
+def truncate(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… [{len(text) - limit} more characters]"
+
+
+@dataclass
+class Exchange:
+    """One exchange as it happened; ``record`` stores it."""
+
+    kind: str
+    source: str
+    outcome: str = Outcome.OK
+    error_code: str = ""
+    user_id: int | None = None
+    client_ip: str | None = None
+    user_agent: str = ""
+    model: str = ""
+    transport: str = ""
+    request_bytes: int | None = None
+    response_bytes: int | None = None
+    upstream_status: int | None = None
+    http_status: int | None = None
+    upstream_error: str = ""
+    upstream_ms: float | None = None
+    total_ms: float = 0.0
+    call_id: str = ""
+    secret_fingerprint: str = ""
+
+    def note_failure(self, error: upstream.UpstreamError, code: str) -> None:
+        """Fill the failure fields from what the upstream client raised."""
+        self.outcome = FAILURE_OUTCOMES[type(error)]
+        self.error_code = code
+        self.upstream_status = getattr(error, "status", None)
+        self.upstream_error = getattr(error, "body", "") or str(error)
+
+    def log_line(self) -> str:
+        parts = [
+            f"{self.kind} {self.outcome}",
+            f"status={self.upstream_status or '-'}/{self.http_status or '-'}",
+            f"request={self.request_bytes if self.request_bytes is not None else '-'}B",
+            f"response={self.response_bytes if self.response_bytes is not None else '-'}B",
+            f"upstream={_ms(self.upstream_ms)}",
+            f"total={_ms(self.total_ms)}",
+        ]
+        if self.error_code:
+            parts.append(f"code={self.error_code}")
+        if self.call_id:
+            parts.append(f"call={self.call_id}")
+        return " ".join(parts)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}ms"
+
+
+async def record(exchange: Exchange) -> UpstreamExchange | None:
+    """Store the exchange and log it; on a database failure, log and return None."""
+    return await sync_to_async(record_sync)(exchange)
+
+
+def record_sync(exchange: Exchange) -> UpstreamExchange | None:
+    """``record`` for synchronous callers such as management commands."""
+    log = logger.info if exchange.outcome == Outcome.OK else logger.warning
+    log("realtime %s", exchange.log_line())
+    try:
+        return _store(exchange)
+    except Exception:
+        logger.exception("could not record the %s exchange; the request went on", exchange.kind)
+        return None
+
+
+def _store(exchange: Exchange) -> UpstreamExchange:
+    values = asdict(exchange)
+    values["upstream_error"] = truncate(
+        redact(exchange.upstream_error), get_settings().error_body_limit
+    )
+    values["user_agent"] = exchange.user_agent[:512]
+    with transaction.atomic():
+        session = _session_for(exchange)
+        return UpstreamExchange.objects.create(session=session, **values)
+
+
+def _session_for(exchange: Exchange) -> RealtimeSession | None:
+    session = None
+    if exchange.secret_fingerprint:
+        session = (
+            RealtimeSession.objects.filter(secret_fingerprint=exchange.secret_fingerprint)
+            .order_by("-id")
+            .first()
+        )
+    if session is None and exchange.outcome != Outcome.REJECTED:
+        session = RealtimeSession.objects.create(
+            user_id=exchange.user_id,
+            client_ip=exchange.client_ip,
+            user_agent=exchange.user_agent[:512],
+            source=exchange.source,
+            transport=exchange.transport,
+            model=exchange.model,
+            call_id=exchange.call_id,
+            secret_fingerprint=exchange.secret_fingerprint,
+        )
+    elif session is not None and exchange.call_id and not session.call_id:
+        session.call_id = exchange.call_id
+        session.transport = session.transport or exchange.transport
+        session.save(update_fields=["call_id", "transport"])
+    return session

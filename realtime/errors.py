@@ -1,0 +1,290 @@
+"""Error codes, HTTP statuses and the hints a person can act on.
+
+This is the seed's troubleshooting table as data. Our own refusals and upstream failures
+have a code here with the status we answer; upstream 4xx keep OpenAI's status and body and
+gain a hint looked up by their code (or, for codes OpenAI shares between causes, by the
+message). The page shows the hint, the admin shows the code, logs carry both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.http import JsonResponse
+
+from realtime import upstream
+from realtime.keys import redact, redact_values
+
+# Answers that carry a secret, an SDP answer or a per-request error must not be cached.
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    status: int
+    message: str
+    hint: str
+
+
+_PROBLEMS = [
+    # Our own refusals: the request never reached OpenAI.
+    Problem(
+        "invalid_bearer",
+        401,
+        "The Authorization header must be 'Bearer ek_…', an ephemeral client secret.",
+        "Mint a secret with POST /api/realtime/client-secret and send its value; never send "
+        "a server key (sk-…) from a browser.",
+    ),
+    Problem(
+        "login_required",
+        401,
+        "Sign in to start a voice session.",
+        "This server sets REALTIME_REQUIRE_LOGIN; sign in, then try again.",
+    ),
+    Problem(
+        "csrf_failed",
+        403,
+        "CSRF verification failed.",
+        "Send the csrftoken cookie's value in the X-CSRFToken header, from a page served by "
+        "this site (check CSRF_TRUSTED_ORIGINS behind a proxy).",
+    ),
+    Problem(
+        "invalid_sdp",
+        400,
+        "The body is not an SDP offer: it must start with 'v='.",
+        "Post pc.localDescription.sdp after setLocalDescription(), unchanged, as the body.",
+    ),
+    Problem(
+        "invalid_json",
+        400,
+        "The body is not a JSON object.",
+        "Send an empty body or a JSON object with Content-Type: application/json.",
+    ),
+    Problem(
+        "unknown_parameter",
+        400,
+        "The request has a parameter this endpoint does not take.",
+        "Remove it; the server chooses the model, voice and instructions from its settings.",
+    ),
+    Problem(
+        "request_too_large",
+        413,
+        "The request body is larger than this endpoint accepts.",
+        "A browser's SDP offer is a few KiB; post only pc.localDescription.sdp as the body.",
+    ),
+    Problem(
+        "method_not_allowed",
+        405,
+        "This endpoint only accepts POST.",
+        "Send a POST request.",
+    ),
+    Problem(
+        "unsupported_media_type",
+        415,
+        "The offer must be sent with Content-Type: application/sdp.",
+        "Post the raw SDP text with Content-Type: application/sdp, not JSON or a form.",
+    ),
+    Problem(
+        "rate_limited",
+        429,
+        "Too many requests from this client.",
+        "Wait for the number of seconds in Retry-After, then try again.",
+    ),
+    Problem(
+        "server_not_configured",
+        503,
+        "This server has no OpenAI API key configured.",
+        "Set OPENAI_API_KEY in the environment or .env.local and restart the server.",
+    ),
+    # The upstream failed in a way we turn into our own answer.
+    Problem(
+        "upstream_unreachable",
+        502,
+        "OpenAI could not be reached.",
+        "Check the server's network and OPENAI_BASE_URL; the OpenAI status page says whether "
+        "the service is down.",
+    ),
+    Problem(
+        "upstream_timeout",
+        504,
+        "OpenAI did not answer in time.",
+        "Try again; if it persists, raise REALTIME_READ_TIMEOUT or check the network path.",
+    ),
+    Problem(
+        "upstream_server_error",
+        502,
+        "OpenAI answered with a server error.",
+        "This is on OpenAI's side; try again shortly.",
+    ),
+    Problem(
+        "upstream_invalid_answer",
+        502,
+        "OpenAI answered successfully but not with what was expected.",
+        "Check that OPENAI_BASE_URL points at the API (https://api.openai.com/v1), not a "
+        "proxy or web page.",
+    ),
+]
+PROBLEMS: dict[str, Problem] = {problem.code: problem for problem in _PROBLEMS}
+
+
+# Hints for errors OpenAI reports, by its error code. Upstream 4xx keep OpenAI's status.
+UPSTREAM_HINTS: dict[str, str] = {
+    "beta_api_shape_disabled": (
+        "The beta Realtime API is switched off: mint with POST /v1/realtime/client_secrets, "
+        "connect with /v1/realtime/calls, and send no OpenAI-Beta header."
+    ),
+    "api_version_mismatch": (
+        "A beta token or endpoint was mixed with the GA API: mint with "
+        "POST /v1/realtime/client_secrets and call /v1/realtime/calls?model=gpt-realtime."
+    ),
+    "unknown_parameter": (
+        "A parameter is in the wrong place or does not exist in the GA API; the model, voice "
+        "and instructions belong inside the 'session' object."
+    ),
+    "missing_required_parameter": (
+        "A required field is missing; GA sessions need session.type = 'realtime'."
+    ),
+    "invalid_type": (
+        "A field has the wrong type; GA audio formats are objects such as "
+        '{"type": "audio/pcm", "rate": 24000}, not beta strings like "pcm16".'
+    ),
+    "unsupported_content_type": (
+        "JSON was posted where SDP belongs (the browser reports 'Expect line: v='): post the "
+        "raw offer with Content-Type: application/sdp to /v1/realtime/calls."
+    ),
+    "invalid_api_key": (
+        "OpenAI refused the server's key: check OPENAI_API_KEY (a project key with Realtime "
+        "access)."
+    ),
+    "invalid_model": "The model is not available for realtime; check REALTIME_MODEL.",
+    "model_not_found": "The model is not available to this key; check REALTIME_MODEL.",
+    "rate_limit_exceeded": (
+        "OpenAI is rate limiting this key: wait for Retry-After, then try again; check the "
+        "project's limits."
+    ),
+    "insufficient_quota": "The OpenAI project is out of credit; check billing.",
+}
+# The same upstream code means something else when the credential was an ek_ secret.
+EPHEMERAL_HINTS: dict[str, str] = {
+    "invalid_api_key": (
+        "The ephemeral secret is invalid or expired: mint a fresh one right before connecting "
+        "(they last REALTIME_SECRET_TTL seconds)."
+    ),
+}
+UNKNOWN_MODEL_PARAMETER_HINT = (
+    "'model' was sent at the top level of the mint body: put it inside 'session' (or send {})."
+)
+# While beta and GA coexisted, /calls answered mismatched usage with an all-empty error.
+EMPTY_ERROR_HINT = UPSTREAM_HINTS["api_version_mismatch"]
+GENERIC_UPSTREAM_HINT = "OpenAI refused the request; its message says why."
+
+# Symptoms only a browser can see. The page maps its own failures to these.
+BROWSER_HINTS: dict[str, str] = {
+    "relative_relay_url": ("The relay URL must be absolute: build it from window.location.origin."),
+    "sdp_parse_failed": (
+        "The browser was handed JSON instead of SDP ('Expect line: v='): the relay must check "
+        "the status before using the body as an answer."
+    ),
+    "connected_but_silent": (
+        "Connected but silent: over WebSocket the page must stream 24 kHz PCM16 from the "
+        "microphone and play response.output_audio.delta itself."
+    ),
+    "mic_blocked": (
+        "The microphone is blocked or the page is not on a secure origin: allow the "
+        "microphone and serve the page over HTTPS (localhost is exempt)."
+    ),
+}
+
+
+def problem(code: str) -> Problem:
+    return PROBLEMS[code]
+
+
+def upstream_hint(error: dict[str, Any] | None, *, ephemeral: bool = False) -> str:
+    """The hint for an error body OpenAI sent, by code, then by message."""
+    error = error or {}
+    code = str(error.get("code") or "")
+    message = str(error.get("message") or "")
+    if not any(error.get(key) for key in ("code", "message", "type", "param")):
+        return EMPTY_ERROR_HINT
+    if code == "unknown_parameter" and error.get("param") == "model":
+        return UNKNOWN_MODEL_PARAMETER_HINT
+    if ephemeral and code in EPHEMERAL_HINTS:
+        return EPHEMERAL_HINTS[code]
+    if code in UPSTREAM_HINTS:
+        return UPSTREAM_HINTS[code]
+    if "Unknown parameter" in message:
+        return UPSTREAM_HINTS["unknown_parameter"]
+    if "Beta API is no longer supported" in message:
+        return UPSTREAM_HINTS["beta_api_shape_disabled"]
+    return GENERIC_UPSTREAM_HINT
+
+
+def error_response(
+    code: str, message: str | None = None, *, headers: dict[str, str] | None = None
+) -> JsonResponse:
+    """Our JSON error answer: ``{"error": {"code", "message", "hint"}}``."""
+    found = problem(code)
+    body = {"error": {"code": code, "message": message or found.message, "hint": found.hint}}
+    return JsonResponse(body, status=found.status, headers=headers)
+
+
+@dataclass(frozen=True)
+class FailureAnswer:
+    """How we answer an upstream failure, and the code we record for it."""
+
+    code: str
+    status: int
+    body: dict[str, Any]
+    summary: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def hint(self) -> str:
+        return self.body["error"]["hint"]
+
+    def response(self) -> JsonResponse:
+        return JsonResponse(self.body, status=self.status, headers={**NO_STORE, **self.headers})
+
+
+def answer_upstream_failure(error: upstream.UpstreamError, *, ephemeral: bool) -> FailureAnswer:
+    """Upstream 4xx pass through with OpenAI's body and our hint; 5xx, a broken answer or
+    no connection are 502; a timeout is 504."""
+    if isinstance(error, upstream.UpstreamHTTPError) and error.status < 500:
+        # Redacted: OpenAI masks keys in its messages, but nothing key-shaped leaves here.
+        details = (
+            redact_values(error.error)
+            if error.error is not None
+            else {
+                "code": f"upstream_{error.status}",
+                "message": redact(error.body[:500]) or f"OpenAI answered {error.status}.",
+            }
+        )
+        details["hint"] = upstream_hint(error.error, ephemeral=ephemeral)
+        headers = {"Retry-After": error.retry_after} if error.retry_after else {}
+        return FailureAnswer(
+            code=error.code or f"upstream_{error.status}",
+            status=error.status,
+            body={"error": details},
+            summary=redact(f"OpenAI answered {error.status}: {error.message}"),
+            headers=headers,
+        )
+    if isinstance(error, upstream.UpstreamHTTPError):
+        code = "upstream_server_error"
+        message = redact(f"OpenAI answered {error.status}: {error.message}")
+    elif isinstance(error, upstream.UpstreamTimeout):
+        code, message = "upstream_timeout", None
+    elif isinstance(error, upstream.UpstreamInvalidAnswer):
+        code, message = "upstream_invalid_answer", redact(str(error))
+    else:
+        code, message = "upstream_unreachable", None
+    found = problem(code)
+    message = message or found.message
+    return FailureAnswer(
+        code=code,
+        status=found.status,
+        body={"error": {"code": code, "message": message, "hint": found.hint}},
+        summary=f"{message} ({error})" if message == found.message else message,
+    )

@@ -1,0 +1,117 @@
+"""``manage.py mint_secret``: mint an ephemeral ``ek_`` secret from a shell, for debugging.
+
+Prints the secret and its expiry (or JSON with ``--json``). On failure it prints OpenAI's
+message and our hint to stderr, exits 1, and leaves the same diagnostics row a web request
+would, with source ``cli``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from realtime import upstream
+from realtime.conf import SECRET_TTL_RANGE, get_settings
+from realtime.diagnostics import Exchange, record_sync
+from realtime.errors import answer_upstream_failure, problem
+from realtime.keys import fingerprint
+from realtime.models import ExchangeKind, Outcome, Source
+
+
+class Command(BaseCommand):
+    help = "Mint an ephemeral realtime client secret (ek_…) with the server's OpenAI key."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--model", help="session model (default: REALTIME_MODEL)")
+        parser.add_argument("--voice", help="output voice (default: REALTIME_VOICE)")
+        parser.add_argument(
+            "--instructions", help="session instructions (default: REALTIME_INSTRUCTIONS)"
+        )
+        parser.add_argument(
+            "--ttl",
+            type=int,
+            help=f"seconds until the secret expires, {SECRET_TTL_RANGE[0]}..{SECRET_TTL_RANGE[1]}"
+            " (default: REALTIME_SECRET_TTL)",
+        )
+        parser.add_argument("--json", action="store_true", help="print the whole answer as JSON")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        conf = get_settings()
+        ttl = options["ttl"] or conf.secret_ttl
+        low, high = SECRET_TTL_RANGE
+        if not low <= ttl <= high:
+            raise CommandError(f"--ttl must be {low}..{high} seconds, not {ttl}")
+        session = conf.session_config()
+        session["model"] = options["model"] or conf.model
+        if options["instructions"]:
+            session["instructions"] = options["instructions"]
+        if options["voice"]:
+            session["audio"]["output"]["voice"] = options["voice"]
+
+        exchange = Exchange(
+            kind=ExchangeKind.CLIENT_SECRET, source=Source.CLI, model=session["model"]
+        )
+        started = time.perf_counter()
+        if not conf.openai_api_key:
+            exchange.outcome = Outcome.REJECTED
+            exchange.error_code = "server_not_configured"
+            exchange.total_ms = (time.perf_counter() - started) * 1000
+            record_sync(exchange)
+            missing = problem("server_not_configured")
+            raise CommandError(f"{missing.message}\nhint: {missing.hint}", returncode=1)
+
+        try:
+            secret = asyncio.run(_mint(session, ttl))
+        except upstream.UpstreamError as error:
+            exchange.total_ms = exchange.upstream_ms = (time.perf_counter() - started) * 1000
+            answer = answer_upstream_failure(error, ephemeral=False)
+            exchange.note_failure(error, answer.code)
+            record_sync(exchange)
+            raise CommandError(f"{answer.summary}\nhint: {answer.hint}", returncode=1) from None
+
+        exchange.total_ms = exchange.upstream_ms = (time.perf_counter() - started) * 1000
+        exchange.upstream_status = secret.status
+        exchange.response_bytes = secret.response_bytes
+        exchange.secret_fingerprint = fingerprint(secret.value)
+        exchange.model = secret.session.get("model") or session["model"]
+        record_sync(exchange)
+
+        if options["json"]:
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "value": secret.value,
+                        "expires_at": secret.expires_at,
+                        "model": exchange.model,
+                        "session": secret.session,
+                    },
+                    indent=2,
+                )
+            )
+            return
+        expires = datetime.fromtimestamp(secret.expires_at, UTC)
+        remaining = max(0, secret.expires_at - int(time.time()))
+        self.stdout.write(secret.value)
+        self.stdout.write(
+            f"expires {expires:%Y-%m-%d %H:%M:%S} UTC (in {_duration(remaining)}), "
+            f"model {exchange.model}"
+        )
+
+
+async def _mint(session: dict[str, Any], ttl: int) -> upstream.ClientSecret:
+    try:
+        return await upstream.mint_client_secret(session, ttl)
+    finally:
+        await upstream.aclose()
+
+
+def _duration(seconds: int) -> str:
+    minutes, seconds = divmod(seconds, 60)
+    if minutes and seconds:
+        return f"{minutes} min {seconds} s"
+    return f"{minutes} min" if minutes else f"{seconds} s"

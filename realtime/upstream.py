@@ -1,0 +1,212 @@
+"""The only module that talks to OpenAI's realtime HTTP endpoints.
+
+One pooled ``httpx.AsyncClient`` serves the process: it is made on first use and closed on
+shutdown (``realtime.lifecycle``). Failures are a small typed hierarchy so callers decide
+statuses and records by type, never by parsing strings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from realtime.conf import get_settings
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "voiceproject-realtime/0.1"
+
+
+class UpstreamError(Exception):
+    """OpenAI could not give us what we asked for."""
+
+
+class UpstreamHTTPError(UpstreamError):
+    """OpenAI answered with an error status."""
+
+    def __init__(self, status: int, body: str, headers: httpx.Headers) -> None:
+        self.status = status
+        self.body = body
+        self.retry_after = headers.get("retry-after")
+        self.error = _parse_error(body)
+        super().__init__(f"OpenAI answered {status}: {self.message}")
+
+    @property
+    def message(self) -> str:
+        return str((self.error or {}).get("message") or self.body[:200])
+
+    @property
+    def code(self) -> str:
+        return str((self.error or {}).get("code") or "")
+
+
+class UpstreamUnreachable(UpstreamError):
+    """No connection could be made, or it broke before an answer came."""
+
+
+class UpstreamTimeout(UpstreamError):
+    """OpenAI did not answer within the configured timeout."""
+
+
+class UpstreamInvalidAnswer(UpstreamError):
+    """A success status, but the body is not what the endpoint promises."""
+
+    def __init__(self, status: int, body: str, reason: str) -> None:
+        self.status = status
+        self.body = body
+        super().__init__(f"OpenAI answered {status} with {reason}")
+
+
+@dataclass(frozen=True)
+class ClientSecret:
+    value: str
+    expires_at: int
+    session: dict[str, Any]
+    status: int
+    response_bytes: int
+
+
+@dataclass(frozen=True)
+class CallAnswer:
+    sdp: bytes
+    call_id: str
+    location: str
+    status: int
+
+
+_client: httpx.AsyncClient | None = None
+_client_loop: asyncio.AbstractEventLoop | None = None
+
+
+def get_client() -> httpx.AsyncClient:
+    """The process's pooled client, bound to the running event loop.
+
+    A server runs one loop for its whole life, so this is one client per process. Pooled
+    connections cannot cross event loops, so a new loop (a management command, a test)
+    gets a fresh client.
+    """
+    global _client, _client_loop
+    loop = asyncio.get_running_loop()
+    if _client is None or _client_loop is not loop:
+        _client = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            headers={"User-Agent": USER_AGENT},
+            follow_redirects=False,
+        )
+        _client_loop = loop
+    return _client
+
+
+async def aclose() -> None:
+    """Close the pooled client; the next request makes a new one."""
+    global _client, _client_loop
+    client, _client, _client_loop = _client, None, None
+    if client is not None:
+        await client.aclose()
+        logger.info("closed the pooled OpenAI HTTP client")
+
+
+async def mint_client_secret(session_config: dict[str, Any], ttl: int) -> ClientSecret:
+    """``POST /realtime/client_secrets`` with the GA body: ``expires_after`` and ``session``.
+
+    ``model`` goes inside ``session``; at the top level the API rejects it.
+    """
+    conf = get_settings()
+    body = {"expires_after": {"anchor": "created_at", "seconds": ttl}, "session": session_config}
+    response = await _send(
+        "POST",
+        f"{conf.openai_base_url}/realtime/client_secrets",
+        bearer=conf.openai_api_key,
+        json=body,
+    )
+    try:
+        payload = response.json()
+        secret = ClientSecret(
+            value=payload["value"],
+            expires_at=int(payload["expires_at"]),
+            session=payload.get("session") or {},
+            status=response.status_code,
+            response_bytes=len(response.content),
+        )
+    except (ValueError, KeyError, TypeError):
+        raise UpstreamInvalidAnswer(
+            response.status_code, response.text, "no client secret in its body"
+        ) from None
+    if not secret.value.startswith("ek_"):
+        raise UpstreamInvalidAnswer(response.status_code, "", "a value that is not an ek_ secret")
+    return secret
+
+
+async def create_call(
+    offer_sdp: bytes, bearer: str, session_config: dict[str, Any] | None = None
+) -> CallAnswer:
+    """``POST /realtime/calls?model=…``: the offer in, the SDP answer and call id out.
+
+    With an ``ek_`` secret the offer goes as raw ``application/sdp`` (the session was fixed
+    at mint); with the server key it goes as ``multipart/form-data`` with ``sdp`` and
+    ``session`` parts (the unified flow). The offer's bytes are forwarded unchanged.
+    """
+    conf = get_settings()
+    model = (session_config or {}).get("model") or conf.model
+    url = f"{conf.openai_base_url}/realtime/calls"
+    request_options: dict[str, Any]
+    if session_config is None:
+        request_options = {
+            "content": offer_sdp,
+            "headers": {"Content-Type": "application/sdp", "Accept": "application/sdp"},
+        }
+    else:
+        request_options = {
+            "files": {
+                "sdp": (None, offer_sdp, "application/sdp"),
+                "session": (None, json.dumps(session_config).encode(), "application/json"),
+            },
+            "headers": {"Accept": "application/sdp"},
+        }
+    response = await _send("POST", url, bearer=bearer, params={"model": model}, **request_options)
+    answer = response.content
+    if not answer.startswith(b"v="):
+        kind = response.headers.get("content-type", "no content type")
+        raise UpstreamInvalidAnswer(
+            response.status_code, response.text, f"{kind} instead of an SDP answer"
+        )
+    location = response.headers.get("location", "")
+    call_id = location.rstrip("/").rsplit("/", 1)[-1] if location else ""
+    if not call_id:
+        logger.warning("OpenAI answered a call without a Location header; call id unknown")
+    return CallAnswer(sdp=answer, call_id=call_id, location=location, status=response.status_code)
+
+
+async def _send(method: str, url: str, *, bearer: str, **options: Any) -> httpx.Response:
+    conf = get_settings()
+    headers = {"Authorization": f"Bearer {bearer}", **options.pop("headers", {})}
+    timeout = httpx.Timeout(
+        connect=conf.connect_timeout,
+        read=conf.read_timeout,
+        write=conf.read_timeout,
+        pool=conf.connect_timeout,
+    )
+    try:
+        response = await get_client().request(
+            method, url, headers=headers, timeout=timeout, **options
+        )
+    except httpx.TimeoutException as error:
+        raise UpstreamTimeout(f"{type(error).__name__} after the configured timeout") from error
+    except httpx.TransportError as error:
+        raise UpstreamUnreachable(f"{type(error).__name__}: {error}") from error
+    if response.status_code >= 400:
+        raise UpstreamHTTPError(response.status_code, response.text, response.headers)
+    return response
+
+
+def _parse_error(body: str) -> dict[str, Any] | None:
+    try:
+        error = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        return None
+    return error if isinstance(error, dict) else None

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from realtime import views
+
+app_name = "realtime"
+
+urlpatterns = [
+    path("", views.voice_chat, name="voice_chat"),
+    path("api/realtime/client-secret", views.client_secret, name="client_secret"),
+    path("api/realtime/handshake", views.handshake, name="handshake"),
+]

@@ -1,0 +1,118 @@
+"""Real servers in subprocesses: daphne (as `make run` starts it) and `manage.py runserver`."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+class Server:
+    """A server process whose combined output is collected line by line."""
+
+    def __init__(self, command: list[str], env: dict[str, str], ready_text: str) -> None:
+        self.lines: list[str] = []
+        self._ready = threading.Event()
+        self._ready_text = ready_text
+        self.process = subprocess.Popen(
+            command,
+            cwd=PROJECT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+            if self._ready_text in line:
+                self._ready.set()
+        self._ready.set()  # exited: stop waiting
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        assert self._ready.wait(timeout), "the server did not start:\n" + self.output
+        assert self.process.poll() is None, "the server exited:\n" + self.output
+
+    def interrupt(self, timeout: float = 30) -> int:
+        """Stop it as Ctrl-C would; return its exit status once its output is read."""
+        self.process.send_signal(signal.SIGINT)
+        status = self.process.wait(timeout)
+        self._reader.join(timeout)
+        return status
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+@pytest.fixture
+def server_env(tmp_path, fake_openai) -> dict[str, str]:
+    """A fresh project environment: its own migrated SQLite file, the fake OpenAI."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONUNBUFFERED": "1",  # so output arrives line by line
+        "ENV_FILES": "",
+        "DEBUG": "true",
+        "SECRET_KEY": "integration-" + "x" * 40,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'server.sqlite3'}",
+        "OPENAI_API_KEY": "sk-test-server-key",
+        "OPENAI_BASE_URL": fake_openai.base_url,
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=PROJECT,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    return env
+
+
+@pytest.fixture
+def start_daphne(server_env, unused_tcp_port_factory) -> Iterator[Callable[..., Server]]:
+    """Start daphne as `make run` does, on a free port, with environment overrides."""
+    servers: list[Server] = []
+
+    def start(**overrides: str) -> Server:
+        port = unused_tcp_port_factory()
+        server = Server(
+            [
+                str(BIN / "daphne"),
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "voiceproject.asgi:application",
+            ],
+            {**server_env, **overrides},
+            ready_text="Listening on TCP address",
+        )
+        servers.append(server)
+        server.url = f"http://127.0.0.1:{port}"
+        server.database = server_env["DATABASE_URL"].removeprefix("sqlite:///")
+        server.wait_ready()
+        return server
+
+    yield start
+    for server in servers:
+        server.kill()
+
+
+@pytest.fixture
+def daphne(start_daphne) -> Server:
+    return start_daphne()

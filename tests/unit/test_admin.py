@@ -1,0 +1,265 @@
+"""The diagnostics admin: visible failures, filters, search, read-only, CSV."""
+
+import csv
+import io
+import json
+
+import pytest
+from django.urls import reverse
+
+from realtime.diagnostics import Exchange, record_sync
+from realtime.models import ExchangeKind, Outcome, RealtimeSession, Source, UpstreamExchange
+
+pytestmark = pytest.mark.django_db
+EXCHANGES = "admin:realtime_upstreamexchange_changelist"
+SESSIONS = "admin:realtime_realtimesession_changelist"
+UPSTREAM_ERROR = json.dumps(
+    {
+        "error": {
+            "message": "Unknown parameter: 'model'.",
+            "type": "invalid_request_error",
+            "param": "model",
+            "code": "unknown_parameter",
+        }
+    }
+)
+
+
+@pytest.fixture
+def rows() -> dict[str, UpstreamExchange]:
+    mint = record_sync(
+        Exchange(
+            kind=ExchangeKind.CLIENT_SECRET,
+            source=Source.WEB,
+            upstream_status=200,
+            http_status=200,
+            upstream_ms=85.5,
+            total_ms=90.25,
+            response_bytes=900,
+            secret_fingerprint="ek_abcd…0011",
+            client_ip="203.0.113.9",
+        )
+    )
+    call = record_sync(
+        Exchange(
+            kind=ExchangeKind.CALL,
+            source=Source.WEB,
+            transport="webrtc",
+            upstream_status=201,
+            http_status=201,
+            upstream_ms=310.0,
+            total_ms=318.0,
+            request_bytes=4100,
+            response_bytes=1200,
+            call_id="rtc_u1_feedface",
+            secret_fingerprint="ek_abcd…0011",
+        )
+    )
+    failed = record_sync(
+        Exchange(
+            kind=ExchangeKind.CLIENT_SECRET,
+            source=Source.CLI,
+            outcome=Outcome.UPSTREAM_ERROR,
+            error_code="unknown_parameter",
+            upstream_status=400,
+            upstream_ms=40.0,
+            total_ms=41.0,
+            upstream_error=UPSTREAM_ERROR,
+        )
+    )
+    refused = record_sync(
+        Exchange(
+            kind=ExchangeKind.CALL,
+            source=Source.WEB,
+            outcome=Outcome.REJECTED,
+            error_code="invalid_sdp",
+            http_status=400,
+            total_ms=0.4,
+            request_bytes=12,
+        )
+    )
+    return {"mint": mint, "call": call, "failed": failed, "refused": refused}
+
+
+def test_exchange_list_shows_the_columns_that_explain_a_failure(admin_client, rows):
+    response = admin_client.get(reverse(EXCHANGES))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    for column in (
+        "Time",
+        "Kind",
+        "Outcome",
+        "Upstream status",
+        "Our status",
+        "Upstream ms",
+        "Total ms",
+        "Request bytes",
+        "Response bytes",
+        "Error code",
+        "Session",
+    ):
+        assert column in page, column
+    assert "unknown_parameter" in page
+    assert "rejected before upstream" in page
+    assert "310.0" in page
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"kind__exact": "call"}, {"call", "refused"}),
+        ({"outcome__exact": "upstream_error"}, {"failed"}),
+        ({"upstream_status": "201"}, {"call"}),
+        ({"transport__exact": "webrtc"}, {"call"}),
+        ({"source__exact": "cli"}, {"failed"}),
+        ({"q": "rtc_u1_feedface"}, {"call"}),
+        ({"q": "203.0.113.9"}, {"mint"}),
+        ({"q": "Unknown parameter"}, {"failed"}),
+        ({"q": "invalid_sdp"}, {"refused"}),
+    ],
+)
+def test_exchange_list_filters_and_searches(admin_client, rows, query, expected):
+    response = admin_client.get(reverse(EXCHANGES), query)
+
+    assert response.status_code == 200
+    shown = {row.pk for row in response.context["cl"].result_list}
+    assert shown == {rows[name].pk for name in expected}
+
+
+def test_exchange_list_drills_down_by_date(admin_client, rows):
+    today = rows["mint"].created_at
+
+    day = admin_client.get(
+        reverse(EXCHANGES),
+        {
+            "created_at__year": today.year,
+            "created_at__month": today.month,
+            "created_at__day": today.day,
+        },
+    )
+    other_year = admin_client.get(reverse(EXCHANGES), {"created_at__year": today.year - 1})
+
+    assert day.context["cl"].date_hierarchy == "created_at"
+    assert len(day.context["cl"].result_list) == 4
+    assert len(other_year.context["cl"].result_list) == 0
+
+
+def test_exchange_list_filters_by_date_range(admin_client, rows):
+    today = rows["mint"].created_at.date()
+    past = today.replace(year=today.year - 1)
+
+    # The admin's own date filter links look like this: midnight, with the time zone.
+    recent = admin_client.get(reverse(EXCHANGES), {"created_at__gte": f"{today} 00:00:00+00:00"})
+    old = admin_client.get(reverse(EXCHANGES), {"created_at__lt": f"{past} 00:00:00+00:00"})
+
+    assert len(recent.context["cl"].result_list) == 4
+    assert len(old.context["cl"].result_list) == 0
+
+
+def test_exchange_detail_pretty_prints_the_error_body_and_links_its_session(admin_client, rows):
+    failed = rows["failed"]
+
+    response = admin_client.get(reverse("admin:realtime_upstreamexchange_change", args=[failed.pk]))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "<pre" in page
+    assert "&quot;message&quot;: &quot;Unknown parameter: &#x27;model&#x27;.&quot;,\n" in page
+    assert reverse("admin:realtime_realtimesession_change", args=[failed.session_id]) in page
+
+
+def test_session_detail_lists_its_exchanges_with_links(admin_client, rows):
+    session = rows["call"].session
+
+    response = admin_client.get(reverse("admin:realtime_realtimesession_change", args=[session.pk]))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    for name in ("mint", "call"):
+        assert reverse("admin:realtime_upstreamexchange_change", args=[rows[name].pk]) in page
+
+
+def test_session_list_counts_exchanges_and_filters_failed_sessions(admin_client, rows):
+    response = admin_client.get(reverse(SESSIONS))
+    assert response.status_code == 200
+    counts = {s.pk: (s.exchange_count, s.failure_count) for s in response.context["cl"].result_list}
+    assert counts[rows["call"].session_id] == (2, 0)
+    assert counts[rows["failed"].session_id] == (1, 1)
+
+    failed_only = admin_client.get(reverse(SESSIONS), {"health": "failed"})
+
+    assert [s.pk for s in failed_only.context["cl"].result_list] == [rows["failed"].session_id]
+
+
+def test_diagnostics_cannot_be_added_or_changed(admin_client, rows):
+    add = admin_client.get(reverse("admin:realtime_upstreamexchange_add"))
+    change = admin_client.post(
+        reverse("admin:realtime_upstreamexchange_change", args=[rows["call"].pk]),
+        {"error_code": "tampered"},
+    )
+
+    assert add.status_code == 403
+    assert change.status_code == 403
+    rows["call"].refresh_from_db()
+    assert rows["call"].error_code == ""
+    session_add = admin_client.get(reverse("admin:realtime_realtimesession_add"))
+    assert session_add.status_code == 403
+
+
+def test_csv_export_writes_every_selected_row(admin_client, rows):
+    response = admin_client.post(
+        reverse(EXCHANGES),
+        {"action": "export_as_csv", "_selected_action": [rows["call"].pk, rows["failed"].pk]},
+    )
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    table = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [row["call_id"] for row in table] == ["rtc_u1_feedface", ""]
+    assert table[1]["upstream_error"] == UPSTREAM_ERROR
+    assert table[0]["request_bytes"] == "4100"
+
+
+def test_csv_export_defuses_cells_a_spreadsheet_would_run(admin_client):
+    row = record_sync(
+        Exchange(
+            kind=ExchangeKind.CALL,
+            source=Source.WEB,
+            total_ms=1,
+            user_agent='=HYPERLINK("http://evil")',
+        )
+    )
+
+    response = admin_client.post(
+        reverse(EXCHANGES), {"action": "export_as_csv", "_selected_action": [row.pk]}
+    )
+
+    table = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert table[0]["user_agent"] == '\'=HYPERLINK("http://evil")'
+
+
+def test_session_csv_export(admin_client, rows):
+    response = admin_client.post(
+        reverse(SESSIONS),
+        {"action": "export_as_csv", "_selected_action": [rows["call"].session_id]},
+    )
+
+    table = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [row["call_id"] for row in table] == ["rtc_u1_feedface"]
+
+
+def test_the_admin_is_for_staff_only(client, django_user_model, rows):
+    user = django_user_model.objects.create_user("visitor", password="correct horse")
+    client.force_login(user)
+
+    response = client.get(reverse(EXCHANGES))
+
+    assert response.status_code == 302
+    assert reverse("admin:login") in response["Location"]
+
+
+def test_session_str_names_its_call():
+    session = RealtimeSession(transport="webrtc", call_id="rtc_1")
+
+    assert str(session) == "WebRTC rtc_1"

@@ -1,0 +1,80 @@
+"""realtime.errors: the troubleshooting table as data."""
+
+import json
+
+import pytest
+
+from realtime import errors, upstream
+
+
+def test_every_problem_has_a_message_a_hint_and_an_error_status():
+    for found in errors.PROBLEMS.values():
+        assert found.message
+        assert found.hint
+        assert 400 <= found.status < 600
+
+
+def test_error_response_is_json_with_code_message_and_hint():
+    response = errors.error_response("invalid_sdp")
+
+    assert response.status_code == 400
+    assert json.loads(response.content) == {
+        "error": {
+            "code": "invalid_sdp",
+            "message": errors.PROBLEMS["invalid_sdp"].message,
+            "hint": errors.PROBLEMS["invalid_sdp"].hint,
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        ({"code": "beta_api_shape_disabled", "message": "x"}, "client_secrets"),
+        ({"code": "api_version_mismatch", "message": "x"}, "GA API"),
+        ({"code": "unknown_parameter", "param": "model", "message": "x"}, "inside 'session'"),
+        ({"code": "unknown_parameter", "param": "session.bogus", "message": "x"}, "wrong place"),
+        ({"code": "unsupported_content_type", "message": "x"}, "Expect line: v="),
+        ({"code": "invalid_api_key", "message": "x"}, "OPENAI_API_KEY"),
+        ({"code": "rate_limit_exceeded", "message": "x"}, "Retry-After"),
+        ({"message": "", "type": "", "code": "", "param": ""}, "GA API"),
+        ({"code": None, "message": "Unknown parameter: 'voice'."}, "wrong place"),
+        ({"code": "something_new", "message": "x"}, "its message says why"),
+    ],
+)
+def test_upstream_hints_follow_the_code_then_the_message(error, expected):
+    assert expected in errors.upstream_hint(error)
+
+
+def test_an_invalid_key_with_an_ephemeral_secret_hints_at_minting_again():
+    hint = errors.upstream_hint({"code": "invalid_api_key", "message": "x"}, ephemeral=True)
+
+    assert "mint a fresh one" in hint
+
+
+def test_browser_hints_cover_the_seeds_client_side_symptoms():
+    assert set(errors.BROWSER_HINTS) >= {
+        "relative_relay_url",
+        "sdp_parse_failed",
+        "connected_but_silent",
+        "mic_blocked",
+    }
+
+
+@pytest.mark.parametrize(
+    ("failure", "status", "code"),
+    [
+        (upstream.UpstreamTimeout("slow"), 504, "upstream_timeout"),
+        (upstream.UpstreamUnreachable("down"), 502, "upstream_unreachable"),
+        (
+            upstream.UpstreamInvalidAnswer(200, "<html>", "text/html"),
+            502,
+            "upstream_invalid_answer",
+        ),
+    ],
+)
+def test_upstream_failures_map_to_our_status_and_code(failure, status, code):
+    answer = errors.answer_upstream_failure(failure, ephemeral=False)
+
+    assert (answer.status, answer.code, answer.body["error"]["code"]) == (status, code, code)
+    assert answer.response()["Cache-Control"] == "no-store"

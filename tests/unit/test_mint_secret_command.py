@@ -1,0 +1,180 @@
+"""manage.py mint_secret: print a secret, or fail with OpenAI's message, our hint and exit 1."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from realtime.keys import fingerprint
+from realtime.models import UpstreamExchange
+from tests.support.fake_openai import Reply, openai_error
+
+pytestmark = pytest.mark.django_db
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def mint_secret(*args: str) -> tuple[str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    call_command("mint_secret", *args, stdout=stdout, stderr=stderr)
+    return stdout.getvalue(), stderr.getvalue()
+
+
+def test_prints_the_secret_and_its_expiry_in_human_form():
+    stdout, _ = mint_secret()
+
+    value, expiry = stdout.splitlines()
+    assert value.startswith("ek_")
+    assert expiry.startswith("expires ")
+    assert "UTC (in 10 min)" in expiry
+    assert expiry.endswith("model gpt-realtime")
+
+
+def test_json_prints_value_expiry_model_and_session():
+    stdout, _ = mint_secret("--json")
+
+    answer = json.loads(stdout)
+    assert answer["value"].startswith("ek_")
+    assert answer["expires_at"] > time.time()
+    assert answer["model"] == "gpt-realtime"
+    assert answer["session"]["type"] == "realtime"
+
+
+def test_options_shape_the_minted_session(fake_openai):
+    mint_secret(
+        "--model",
+        "gpt-realtime-2.1",
+        "--voice",
+        "cedar",
+        "--instructions",
+        "Answer in French.",
+        "--ttl",
+        "120",
+    )
+
+    body = fake_openai.received[-1].json()
+    assert body["expires_after"]["seconds"] == 120
+    assert body["session"]["model"] == "gpt-realtime-2.1"
+    assert body["session"]["audio"]["output"]["voice"] == "cedar"
+    assert body["session"]["instructions"] == "Answer in French."
+
+
+def test_records_a_cli_exchange_with_the_fingerprint():
+    stdout, _ = mint_secret()
+
+    row = UpstreamExchange.objects.get()
+    assert (row.source, row.kind, row.outcome, row.upstream_status) == (
+        "cli",
+        "client_secret",
+        "ok",
+        200,
+    )
+    assert row.secret_fingerprint == fingerprint(stdout.splitlines()[0])
+    assert row.session.source == "cli"
+
+
+def test_a_ttl_out_of_range_is_refused_before_any_request(fake_openai):
+    with pytest.raises(CommandError, match=r"--ttl must be 10\.\.7200"):
+        mint_secret("--ttl", "5")
+
+    assert fake_openai.received == []
+
+
+def test_missing_key_exits_1_with_a_hint_and_leaves_a_row(settings, fake_openai):
+    settings.OPENAI_API_KEY = ""
+
+    with pytest.raises(CommandError) as raised:
+        mint_secret()
+
+    assert raised.value.returncode == 1
+    assert "no OpenAI API key" in str(raised.value)
+    assert "hint: Set OPENAI_API_KEY" in str(raised.value)
+    assert fake_openai.received == []
+    row = UpstreamExchange.objects.get()
+    assert (row.source, row.outcome, row.error_code) == ("cli", "rejected", "server_not_configured")
+
+
+def test_upstream_unknown_parameter_exits_1_with_its_message_and_our_hint(fake_openai):
+    fake_openai.script(
+        Reply(
+            400,
+            openai_error(
+                "Unknown parameter: 'model'.", "invalid_request_error", "unknown_parameter", "model"
+            ),
+        )
+    )
+
+    with pytest.raises(CommandError) as raised:
+        mint_secret()
+
+    message = str(raised.value)
+    assert raised.value.returncode == 1
+    assert "OpenAI answered 400: Unknown parameter: 'model'." in message
+    assert "hint: 'model' was sent at the top level" in message
+    row = UpstreamExchange.objects.get()
+    assert (row.source, row.outcome, row.upstream_status, row.error_code) == (
+        "cli",
+        "upstream_error",
+        400,
+        "unknown_parameter",
+    )
+
+
+def test_upstream_down_exits_1_and_records_unreachable(settings, unused_tcp_port):
+    settings.OPENAI_BASE_URL = f"http://127.0.0.1:{unused_tcp_port}/v1"
+
+    with pytest.raises(CommandError) as raised:
+        mint_secret()
+
+    assert raised.value.returncode == 1
+    assert "OpenAI could not be reached" in str(raised.value)
+    assert "hint: Check the server's network and OPENAI_BASE_URL" in str(raised.value)
+    row = UpstreamExchange.objects.get()
+    assert (row.source, row.outcome, row.error_code) == (
+        "cli",
+        "unreachable",
+        "upstream_unreachable",
+    )
+
+
+def test_from_a_shell_an_upstream_error_goes_to_stderr_with_exit_status_1(fake_openai, tmp_path):
+    fake_openai.script(
+        Reply(
+            400,
+            openai_error(
+                "Unknown parameter: 'model'.", "invalid_request_error", "unknown_parameter", "model"
+            ),
+        )
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        "ENV_FILES": "",
+        "SECRET_KEY": "x" * 50,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+        "OPENAI_API_KEY": "sk-test-server-key",
+        "OPENAI_BASE_URL": fake_openai.base_url,
+    }
+
+    def manage(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=PROJECT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert manage("migrate", "--noinput").returncode == 0
+    result = manage("mint_secret")
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "OpenAI answered 400: Unknown parameter: 'model'." in result.stderr
+    assert "hint: 'model' was sent at the top level" in result.stderr
+    assert "Traceback" not in result.stderr

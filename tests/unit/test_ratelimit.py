@@ -1,0 +1,46 @@
+"""realtime.ratelimit: a fixed window per client in Django's cache."""
+
+import asyncio
+import time
+
+from realtime import ratelimit
+
+
+async def test_requests_up_to_the_limit_are_allowed():
+    verdicts = [await ratelimit.hit("ip:10.0.0.1", limit=3, window=60) for _ in range(3)]
+
+    assert all(verdict.allowed for verdict in verdicts)
+
+
+async def test_the_request_past_the_limit_is_refused_until_the_window_ends():
+    for _ in range(2):
+        await ratelimit.hit("ip:10.0.0.1", limit=2, window=60)
+
+    verdict = await ratelimit.hit("ip:10.0.0.1", limit=2, window=60)
+
+    assert not verdict.allowed
+    seconds_left_in_window = 60 - int(time.time()) % 60
+    assert 1 <= verdict.retry_after <= seconds_left_in_window + 1
+
+
+async def test_each_client_has_its_own_count():
+    await ratelimit.hit("ip:10.0.0.1", limit=1, window=60)
+
+    assert (await ratelimit.hit("ip:10.0.0.2", limit=1, window=60)).allowed
+    assert (await ratelimit.hit("user:7", limit=1, window=60)).allowed
+    assert not (await ratelimit.hit("ip:10.0.0.1", limit=1, window=60)).allowed
+
+
+async def test_a_limit_of_zero_turns_limiting_off():
+    verdicts = [await ratelimit.hit("ip:10.0.0.1", limit=0, window=1) for _ in range(50)]
+
+    assert all(verdict.allowed for verdict in verdicts)
+
+
+async def test_a_new_window_starts_a_new_count():
+    await ratelimit.hit("ip:10.0.0.1", limit=1, window=1)
+    assert not (await ratelimit.hit("ip:10.0.0.1", limit=1, window=1)).allowed
+
+    await asyncio.sleep(1.05 - time.time() % 1)  # into the next one-second window
+
+    assert (await ratelimit.hit("ip:10.0.0.1", limit=1, window=1)).allowed

@@ -1,0 +1,215 @@
+"""Settings: strict parsing, precedence of sources, validation, and failing at start."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from realtime.conf import RealtimeSettings, get_settings
+from voiceproject.environment import ConfigError, Env, read_environment
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+# --- reading the environment ------------------------------------------------------------
+
+
+def test_the_environment_wins_over_env_local_which_wins_over_env(tmp_path):
+    (tmp_path / ".env").write_text("A=from-env\nB=from-env\nC=from-env\n")
+    (tmp_path / ".env.local").write_text("A=from-local\nB=from-local\n")
+
+    env = read_environment(tmp_path, {"A": "from-process"})
+
+    assert (env.str("A"), env.str("B"), env.str("C")) == ("from-process", "from-local", "from-env")
+
+
+def test_env_files_chooses_the_files_and_empty_reads_none(tmp_path):
+    (tmp_path / ".env").write_text("A=from-env\n")
+    (tmp_path / "custom.env").write_text("A=from-custom\n")
+
+    assert read_environment(tmp_path, {"ENV_FILES": ""}).raw("A") is None
+    assert read_environment(tmp_path, {"ENV_FILES": "custom.env"}).str("A") == "from-custom"
+
+
+def test_reading_dotenv_files_leaves_the_process_environment_alone(tmp_path):
+    (tmp_path / ".env").write_text("VOICEPROJECT_TEST_ONLY=1\n")
+
+    read_environment(tmp_path, {})
+
+    assert "VOICEPROJECT_TEST_ONLY" not in os.environ
+
+
+def test_quoted_values_in_dotenv_files_are_unquoted(tmp_path):
+    (tmp_path / ".env").write_text('REALTIME_INSTRUCTIONS="Be brief. Be kind."\n')
+
+    assert read_environment(tmp_path, {}).str("REALTIME_INSTRUCTIONS") == "Be brief. Be kind."
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("true", True), ("On", True), ("1", True), ("false", False), ("no", False), ("0", False)],
+)
+def test_booleans_accept_the_usual_words(text, value):
+    assert Env({"DEBUG": text}).bool("DEBUG", not value) is value
+
+
+@pytest.mark.parametrize(
+    ("reader", "text"),
+    [("bool", "yes please"), ("int", "ten"), ("float", "fast"), ("int", "1.5")],
+)
+def test_malformed_values_raise_a_config_error_naming_the_variable(reader, text):
+    with pytest.raises(ConfigError, match="SETTING"):
+        getattr(Env({"SETTING": text}), reader)("SETTING", 0)
+
+
+def test_lists_are_comma_separated_and_trimmed():
+    assert Env({"ALLOWED_HOSTS": " a.example , b.example,,"}).list("ALLOWED_HOSTS", []) == [
+        "a.example",
+        "b.example",
+    ]
+
+
+def test_csrf_origins_need_a_scheme():
+    with pytest.raises(ConfigError, match=r"voice\.example\.com"):
+        Env({"CSRF_TRUSTED_ORIGINS": "voice.example.com"}).origins("CSRF_TRUSTED_ORIGINS", [])
+
+
+def test_database_url_is_parsed_and_a_bad_one_is_refused():
+    config = Env({"DATABASE_URL": "postgres://u:p@db.internal:5432/voice"}).database(
+        "DATABASE_URL", "sqlite:///x"
+    )
+    assert (config["ENGINE"], config["NAME"], config["HOST"]) == (
+        "django.db.backends.postgresql",
+        "voice",
+        "db.internal",
+    )
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        Env({"DATABASE_URL": "nosuchdb://x"}).database("DATABASE_URL", "sqlite:///x")
+
+
+# --- the realtime app's settings --------------------------------------------------------
+
+
+def test_defaults_are_the_documented_ones():
+    conf = RealtimeSettings()
+    conf.validate()
+    assert (conf.model, conf.transport, conf.secret_ttl, conf.require_login) == (
+        "gpt-realtime",
+        "webrtc",
+        600,
+        False,
+    )
+    assert conf.openai_base_url == "https://api.openai.com/v1"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"secret_ttl": 5}, "REALTIME_SECRET_TTL=5 must be 10..7200"),
+        ({"secret_ttl": 7201}, "REALTIME_SECRET_TTL=7201"),
+        ({"transport": "carrier-pigeon"}, "REALTIME_TRANSPORT"),
+        ({"webrtc_flow": "beta"}, "REALTIME_WEBRTC_FLOW"),
+        ({"openai_base_url": "api.openai.com/v1"}, "OPENAI_BASE_URL"),
+        ({"openai_api_key": "ek_1234567890"}, "not an ephemeral client secret"),
+        ({"read_timeout": 0}, "REALTIME_READ_TIMEOUT"),
+        ({"rate_limit": -1}, "REALTIME_RATE_LIMIT"),
+        ({"rate_limit_window": 0}, "REALTIME_RATE_LIMIT_WINDOW"),
+        ({"model": ""}, "REALTIME_MODEL"),
+        ({"debug": "yes"}, "REALTIME_DEBUG='yes' must be a bool"),
+    ],
+)
+def test_invalid_realtime_settings_name_the_setting(changes, message):
+    with pytest.raises(ImproperlyConfigured, match=message):
+        RealtimeSettings(**changes).validate()
+
+
+def test_an_invalid_server_key_is_never_shown_in_the_error():
+    with pytest.raises(ImproperlyConfigured) as raised:
+        RealtimeSettings(openai_api_key="ek_secretvalue123").validate()
+
+    assert "secretvalue" not in str(raised.value)
+
+
+def test_overridden_django_settings_are_seen_by_the_app(settings):
+    settings.REALTIME_MODEL = "gpt-realtime-2.1"
+
+    assert get_settings().model == "gpt-realtime-2.1"
+
+
+def test_the_session_config_is_the_ga_shape(settings):
+    settings.REALTIME_TRANSCRIPTION_MODEL = ""
+
+    session = get_settings().session_config()
+
+    assert session == {
+        "type": "realtime",
+        "model": "gpt-realtime",
+        "instructions": get_settings().instructions,
+        "audio": {"output": {"voice": "marin"}},
+    }
+
+
+def test_the_system_check_reports_invalid_settings(settings):
+    from realtime.checks import check_realtime_settings
+
+    settings.REALTIME_TRANSPORT = "smoke-signals"
+
+    errors = check_realtime_settings()
+
+    assert [error.id for error in errors] == ["realtime.E001"]
+
+
+# --- starting the project ---------------------------------------------------------------
+
+
+def start_project(**environment: str) -> subprocess.CompletedProcess:
+    """Run `manage.py check` as an operator would, with exactly this environment."""
+    env = {"PATH": os.environ["PATH"], "ENV_FILES": "", **environment}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_starting_with_debug_off_and_no_secret_key_fails_with_one_clear_line():
+    result = start_project(DEBUG="false")
+
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "voiceproject: configuration error: SECRET_KEY is required when DEBUG is off: set it "
+        "in the environment or .env.local (or set DEBUG=true for local development)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("REALTIME_SECRET_TTL", "ten minutes"),
+        ("REALTIME_SECRET_TTL", "99999"),
+        ("DEBUG", "maybe"),
+        ("REALTIME_TRANSPORT", "smoke"),
+        ("DATABASE_URL", "nosuchdb://x"),
+    ],
+)
+def test_starting_with_a_malformed_setting_fails_with_one_line_naming_it(variable, value):
+    result = start_project(SECRET_KEY="x" * 50, **{variable: value})
+
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("voiceproject: configuration error:")
+    assert variable in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_starting_with_valid_settings_passes_the_checks():
+    result = start_project(SECRET_KEY="x" * 50, OPENAI_API_KEY="sk-test-server-key")
+
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,22 @@
+"""ASGI entry point: daphne serves it (`make run`, `manage.py runserver`)."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "voiceproject.settings")
+django_application = get_asgi_application()
+
+# Imported after setup: these touch settings and models.
+from channels.routing import ProtocolTypeRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+
+from realtime.lifecycle import CloseUpstreamOnShutdown  # noqa: E402
+
+# Plain `daphne` serves no static files; in development the page's modules come from here.
+http_application = (
+    ASGIStaticFilesHandler(django_application) if settings.DEBUG else django_application
+)
+
+application = CloseUpstreamOnShutdown(ProtocolTypeRouter({"http": http_application}))
