@@ -258,6 +258,9 @@ def _beta_disabled() -> Reply:
 def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, like the pooled client expects
+        # Headers and body go out in separate writes; without TCP_NODELAY each answer
+        # waits ~40 ms for the peer's delayed ACK.
+        disable_nagle_algorithm = True
 
         def do_POST(self) -> None:
             self._handle()
