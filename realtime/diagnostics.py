@@ -10,7 +10,7 @@ its secret names one.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from asgiref.sync import sync_to_async
 from django.db import transaction
@@ -103,14 +103,14 @@ def record_sync(exchange: Exchange) -> UpstreamExchange | None:
 
 
 def _store(exchange: Exchange) -> UpstreamExchange:
-    values = asdict(exchange)
-    values["upstream_error"] = truncate(
-        redact(exchange.upstream_error), get_settings().error_body_limit
+    exchange = replace(
+        exchange,
+        upstream_error=truncate(redact(exchange.upstream_error), get_settings().error_body_limit),
+        user_agent=exchange.user_agent[: UpstreamExchange._meta.get_field("user_agent").max_length],
     )
-    values["user_agent"] = exchange.user_agent[:512]
     with transaction.atomic():
         session = _session_for(exchange)
-        return UpstreamExchange.objects.create(session=session, **values)
+        return UpstreamExchange.objects.create(session=session, **asdict(exchange))
 
 
 def _session_for(exchange: Exchange) -> RealtimeSession | None:
@@ -125,7 +125,7 @@ def _session_for(exchange: Exchange) -> RealtimeSession | None:
         session = RealtimeSession.objects.create(
             user_id=exchange.user_id,
             client_ip=exchange.client_ip,
-            user_agent=exchange.user_agent[:512],
+            user_agent=exchange.user_agent,
             source=exchange.source,
             transport=exchange.transport,
             model=exchange.model,

@@ -226,9 +226,12 @@ def error_response(
     code: str, message: str | None = None, *, headers: dict[str, str] | None = None
 ) -> JsonResponse:
     """Our JSON error answer: ``{"error": {"code", "message", "hint"}}``."""
+    return JsonResponse(error_body(code, message), status=problem(code).status, headers=headers)
+
+
+def error_body(code: str, message: str | None = None) -> dict[str, Any]:
     found = problem(code)
-    body = {"error": {"code": code, "message": message or found.message, "hint": found.hint}}
-    return JsonResponse(body, status=found.status, headers=headers)
+    return {"error": {"code": code, "message": message or found.message, "hint": found.hint}}
 
 
 @dataclass(frozen=True)
@@ -280,11 +283,10 @@ def answer_upstream_failure(error: upstream.UpstreamError, *, ephemeral: bool) -
         code, message = "upstream_invalid_answer", redact(str(error))
     else:
         code, message = "upstream_unreachable", None
-    found = problem(code)
-    message = message or found.message
+    body = error_body(code, message)
     return FailureAnswer(
         code=code,
-        status=found.status,
-        body={"error": {"code": code, "message": message, "hint": found.hint}},
-        summary=f"{message} ({error})" if message == found.message else message,
+        status=problem(code).status,
+        body=body,
+        summary=body["error"]["message"] if message else f"{body['error']['message']} ({error})",
     )

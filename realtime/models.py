@@ -23,25 +23,33 @@ class Source(models.TextChoices):
     WEBSOCKET_PROXY = "websocket_proxy", _("WebSocket proxy")
 
 
-class RealtimeSession(models.Model):
-    started_at = models.DateTimeField(_("started"), auto_now_add=True, db_index=True)
-    ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
+class Attribution(models.Model):
+    """Who asked, from where, for which model and call: kept on sessions and exchanges."""
+
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
-        related_name="realtime_sessions",
+        related_name="+",
     )
     client_ip = models.GenericIPAddressField(_("client IP"), null=True, blank=True)
     user_agent = models.CharField(_("user agent"), max_length=512, blank=True)
-    source = models.CharField(max_length=20, choices=Source.choices, db_index=True)
-    transport = models.CharField(max_length=20, choices=Transport.choices, blank=True)
     model = models.CharField(max_length=100, blank=True)
     call_id = models.CharField(_("call id"), max_length=100, blank=True, db_index=True)
     secret_fingerprint = models.CharField(
         _("secret fingerprint"), max_length=64, blank=True, db_index=True
     )
+
+    class Meta:
+        abstract = True
+
+
+class RealtimeSession(Attribution):
+    started_at = models.DateTimeField(_("started"), auto_now_add=True, db_index=True)
+    ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
+    source = models.CharField(max_length=20, choices=Source.choices, db_index=True)
+    transport = models.CharField(max_length=20, choices=Transport.choices, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -68,7 +76,7 @@ class Outcome(models.TextChoices):
     INVALID_ANSWER = "invalid_answer", _("invalid upstream answer")
 
 
-class UpstreamExchange(models.Model):
+class UpstreamExchange(Attribution):
     created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
     session = models.ForeignKey(
         RealtimeSession,
@@ -81,16 +89,6 @@ class UpstreamExchange(models.Model):
     source = models.CharField(max_length=20, choices=Source.choices, db_index=True)
     outcome = models.CharField(max_length=20, choices=Outcome.choices, db_index=True)
     error_code = models.CharField(_("error code"), max_length=64, blank=True, db_index=True)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="realtime_exchanges",
-    )
-    client_ip = models.GenericIPAddressField(_("client IP"), null=True, blank=True)
-    user_agent = models.CharField(_("user agent"), max_length=512, blank=True)
-    model = models.CharField(max_length=100, blank=True)
     transport = models.CharField(
         max_length=20, choices=Transport.choices, blank=True, db_index=True
     )
@@ -111,10 +109,6 @@ class UpstreamExchange(models.Model):
         _("upstream ms"), null=True, blank=True, help_text=_("time waiting on OpenAI")
     )
     total_ms = models.FloatField(_("total ms"), help_text=_("time to handle the request"))
-    call_id = models.CharField(_("call id"), max_length=100, blank=True, db_index=True)
-    secret_fingerprint = models.CharField(
-        _("secret fingerprint"), max_length=64, blank=True, db_index=True
-    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -12,7 +12,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import time
-from typing import Any
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
@@ -27,6 +28,7 @@ from realtime.errors import BROWSER_HINTS, NO_STORE, answer_upstream_failure, er
 from realtime.keys import fingerprint
 from realtime.models import ExchangeKind, Outcome, Source, Transport
 
+T = TypeVar("T")
 # Keys a browser may send to the mint; the server decides everything else.
 MINT_PARAMETERS: frozenset[str] = frozenset()
 
@@ -104,7 +106,7 @@ class RelayAttempt:
         await self.finish(response)
         return response
 
-    async def call_upstream(self, operation: Any) -> Any:
+    async def call_upstream(self, operation: Awaitable[T]) -> T:
         """Await an upstream operation, timing it."""
         started = time.perf_counter()
         try:

@@ -83,6 +83,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
+        # Replaces Django's default DEBUG-only console handler, which would print twice.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "realtime": {"level": "INFO"},
         "daphne.server": {"level": "INFO"},  # "Listening on TCP address …" at start
     },

@@ -40,6 +40,15 @@ async def relay_unified(browser, csrf_token, body=OFFER):
     )
 
 
+async def mint_through_the_page(browser, csrf_token):
+    return await browser.post(
+        "/api/realtime/client-secret",
+        data="",
+        content_type="application/json",
+        headers={"X-CSRFToken": csrf_token},
+    )
+
+
 # --- the ephemeral flow ----------------------------------------------------------------
 
 
@@ -101,12 +110,7 @@ async def test_relay_records_lengths_status_call_id_and_fingerprint(browser, fak
 
 
 async def test_relay_joins_the_session_its_secret_was_minted_in(browser, csrf_token):
-    minted = await browser.post(
-        "/api/realtime/client-secret",
-        data="",
-        content_type="application/json",
-        headers={"X-CSRFToken": csrf_token},
-    )
+    minted = await mint_through_the_page(browser, csrf_token)
 
     response = await relay_with_secret(browser, minted.json()["value"])
 
@@ -119,12 +123,7 @@ async def test_relay_joins_the_session_its_secret_was_minted_in(browser, csrf_to
 
 
 async def test_no_secret_or_server_key_is_stored_anywhere(browser, csrf_token):
-    minted = await browser.post(
-        "/api/realtime/client-secret",
-        data="",
-        content_type="application/json",
-        headers={"X-CSRFToken": csrf_token},
-    )
+    minted = await mint_through_the_page(browser, csrf_token)
     secret = minted.json()["value"]
     await relay_with_secret(browser, secret)
     await relay_with_secret(browser, SERVER_KEY)
@@ -285,12 +284,7 @@ async def test_relay_rejects_get_with_405(browser):
 
 
 async def test_a_refusal_with_a_known_secret_joins_its_session(browser, csrf_token):
-    minted = await browser.post(
-        "/api/realtime/client-secret",
-        data="",
-        content_type="application/json",
-        headers={"X-CSRFToken": csrf_token},
-    )
+    minted = await mint_through_the_page(browser, csrf_token)
 
     await relay_with_secret(browser, minted.json()["value"], body=b"not sdp")
 
