@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from realtime.keys import fingerprint
-from realtime.models import RealtimeSession
+from realtime.models import RealtimeSession, UpstreamExchange
 from tests.conftest import SERVER_KEY
 from tests.support.fake_openai import Reply, openai_error
 from tests.unit.conftest import only_exchange
@@ -110,17 +110,19 @@ async def test_mint_past_the_rate_limit_answers_429_with_retry_after(
     browser, csrf_token, settings, fake_openai
 ):
     settings.REALTIME_RATE_LIMIT = 2
-    settings.REALTIME_RATE_LIMIT_WINDOW = 60
+    settings.REALTIME_RATE_LIMIT_WINDOW = 86_400  # aligned to the clock: never crossed here
     for _ in range(2):
         assert (await mint(browser, csrf_token)).status_code == 200
 
     response = await mint(browser, csrf_token)
 
     assert response.status_code == 429
-    assert 1 <= int(response["Retry-After"]) <= 60
+    assert 1 <= int(response["Retry-After"]) <= 86_400
     assert response.json()["error"]["code"] == "rate_limited"
     assert len(fake_openai.received) == 2
     assert await RealtimeSession.objects.acount() == 2
+    refused = await UpstreamExchange.objects.filter(error_code="rate_limited").aget()
+    assert (refused.outcome, refused.http_status, refused.session_id) == ("rejected", 429, None)
 
 
 async def test_mint_rejects_get_with_405(browser):
@@ -147,6 +149,8 @@ async def test_mint_rejects_parameters_the_server_decides(browser, csrf_token, f
     assert response.json()["error"]["code"] == "unknown_parameter"
     assert "'model'" in response.json()["error"]["message"]
     assert fake_openai.received == []
+    row = await only_exchange()
+    assert (row.outcome, row.error_code, row.http_status) == ("rejected", "unknown_parameter", 400)
 
 
 async def test_mint_accepts_an_empty_json_object(browser, csrf_token):
@@ -223,6 +227,12 @@ async def test_upstream_rate_limit_passes_through_with_retry_after(
     assert response.status_code == 429
     assert response["Retry-After"] == "12"
     assert response.json()["error"]["code"] == "rate_limit_exceeded"
+    row = await only_exchange()
+    assert (row.outcome, row.upstream_status, row.error_code) == (
+        "upstream_error",
+        429,
+        "rate_limit_exceeded",
+    )
 
 
 async def test_upstream_server_error_answers_502(browser, csrf_token, fake_openai):

@@ -197,6 +197,7 @@ async def test_unified_relay_without_server_key_answers_503(browser, csrf_token,
 
 async def test_relay_past_the_rate_limit_answers_429(browser, csrf_token, settings, fake_openai):
     settings.REALTIME_RATE_LIMIT = 1
+    settings.REALTIME_RATE_LIMIT_WINDOW = 86_400  # aligned to the clock: never crossed here
 
     first = await relay_unified(browser, csrf_token)
     second = await relay_with_secret(browser, fake_openai.mint())
@@ -330,6 +331,13 @@ async def test_beta_shape_error_passes_through_with_the_ga_hint(browser, fake_op
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "beta_api_shape_disabled"
     assert "client_secrets" in response.json()["error"]["hint"]
+    row = await only_exchange()
+    assert (row.outcome, row.upstream_status, row.error_code) == (
+        "upstream_error",
+        400,
+        "beta_api_shape_disabled",
+    )
+    assert "Beta API is no longer supported" in row.upstream_error
 
 
 async def test_upstream_empty_error_gets_the_version_mismatch_hint(browser, fake_openai):
@@ -444,6 +452,7 @@ async def test_a_signed_in_user_has_a_limit_apart_from_anonymous_clients(
     browser, fake_openai, settings
 ):
     settings.REALTIME_RATE_LIMIT = 1
+    settings.REALTIME_RATE_LIMIT_WINDOW = 86_400  # aligned to the clock: never crossed here
     assert (await relay_with_secret(browser, fake_openai.mint())).status_code == 201
     assert (await relay_with_secret(browser, fake_openai.mint())).status_code == 429
     signed_in = AsyncClient(enforce_csrf_checks=True)
