@@ -1,0 +1,98 @@
+"""``python -m realtime.emulator``: serve the emulator on its own, with uvicorn.
+
+Prints the base URL to use as ``OPENAI_BASE_URL`` once it listens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+
+import uvicorn
+
+from realtime.emulator.app import EmulatorApp
+from realtime.emulator.conversation import Settings
+from realtime.emulator.fidelity import event_checker
+from realtime.emulator.state import Emulator
+
+# input_audio_buffer.append carries up to 15 MiB of base64 audio in one frame.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m realtime.emulator",
+        description="An offline stand-in for OpenAI's GA realtime endpoints.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("EMULATOR_API_KEY"),
+        help="the one server key to accept (default: any sk-…; also EMULATOR_API_KEY)",
+    )
+    parser.add_argument(
+        "--pace",
+        type=float,
+        default=1.0,
+        help="reply audio speed: 1.0 real time, 4.0 four times faster",
+    )
+    parser.add_argument(
+        "--audio-chunk-ms", type=int, default=100, help="audio per response.output_audio.delta"
+    )
+    parser.add_argument(
+        "--session-seconds",
+        type=int,
+        default=3600,
+        help="sessions end with session_expired after this",
+    )
+    parser.add_argument(
+        "--check-events",
+        action="store_true",
+        help="validate every server event with the openai SDK's types",
+    )
+    parser.add_argument("--log-level", default="warning")
+    options = parser.parse_args()
+    if options.pace <= 0 or options.audio_chunk_ms < 10 or options.session_seconds < 1:
+        parser.error(
+            "--pace must be positive, --audio-chunk-ms at least 10, --session-seconds at least 1"
+        )
+    logging.basicConfig(
+        level=options.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    emulator = Emulator(
+        api_key=options.api_key,
+        settings=Settings(
+            pace=options.pace,
+            audio_chunk_ms=options.audio_chunk_ms,
+            session_seconds=options.session_seconds,
+        ),
+    )
+    if options.check_events:
+        emulator.settings.check_event = event_checker(emulator.invalid_events)
+
+    listener = socket.socket(socket.AF_INET6 if ":" in options.host else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((options.host, options.port))
+    listener.listen(2048)  # connections queue from here on, so the URL is usable at once
+    host, port = listener.getsockname()[:2]
+    print(f"realtime emulator listening: OPENAI_BASE_URL=http://{host}:{port}/v1", flush=True)
+
+    config = uvicorn.Config(
+        EmulatorApp(emulator),
+        ws="websockets-sansio",
+        ws_max_size=MAX_MESSAGE_BYTES,
+        ws_ping_interval=20,  # the service pings about every 20 s
+        ws_ping_timeout=20,
+        log_level=options.log_level,
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+    )
+    uvicorn.Server(config).run(sockets=[listener])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""The emulator's side of a WebRTC call: a real aiortc peer.
+
+The browser (or any client) creates the ``oai-events`` data channel and sends its
+microphone; the peer answers the offer, carries JSON events over that channel, feeds the
+microphone to the conversation and plays the reply on its own audio track, in real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from realtime.emulator import audio
+
+logger = logging.getLogger(__name__)
+
+EVENTS_CHANNEL = "oai-events"
+FRAME_SAMPLES = 960  # 20 ms at 48 kHz
+FRAME_SECONDS = 0.02
+
+
+class ReplyTrack(MediaStreamTrack):
+    """The assistant's voice: queued reply audio in real time, silence between replies."""
+
+    kind = "audio"
+
+    def __init__(self, on_drained: Callable[[], Awaitable[None]]) -> None:
+        super().__init__()
+        self._queue: deque[Any] = deque()
+        self._pts = 0
+        self._started: float | None = None
+        self._on_drained = on_drained
+        self._was_playing = False
+        self._notifications: set[asyncio.Task] = set()
+
+    def play(self, pcm: bytes) -> None:
+        self._queue.extend(audio.to_webrtc_frames(pcm, start_pts=0))
+
+    def clear(self) -> bool:
+        had_audio = bool(self._queue) or self._was_playing
+        self._queue.clear()
+        self._was_playing = False
+        return had_audio
+
+    @property
+    def playing(self) -> bool:
+        return bool(self._queue)
+
+    async def recv(self) -> Any:
+        if self.readyState != "live":
+            raise MediaStreamError
+        # Pace by the wall clock, one 20 ms frame at a time, as a microphone would.
+        if self._started is None:
+            self._started = time.monotonic()
+        wait = self._started + self._pts / 48_000 - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        if self._queue:
+            frame = self._queue.popleft()
+            self._was_playing = True
+        else:
+            frame = audio.to_webrtc_frames(b"\0" * (FRAME_SAMPLES // 2 * 2), start_pts=0)[0]
+            if self._was_playing:
+                self._was_playing = False
+                task = asyncio.ensure_future(self._on_drained())
+                self._notifications.add(task)
+                task.add_done_callback(self._notifications.discard)
+        frame.pts = self._pts
+        self._pts += FRAME_SAMPLES
+        return frame
+
+
+class CallPeer:
+    """One WebRTC call: answers the offer and bridges media and events to a conversation."""
+
+    def __init__(
+        self,
+        *,
+        on_channel: Callable[[Any], Awaitable[None]],
+        on_audio: Callable[[bytes], Awaitable[None]],
+        on_drained: Callable[[], Awaitable[None]],
+        on_closed: Callable[[], Awaitable[None]],
+    ) -> None:
+        self.connection = RTCPeerConnection()
+        self.track = ReplyTrack(on_drained)
+        self._on_channel = on_channel
+        self._on_audio = on_audio
+        self._on_closed = on_closed
+        self._tasks: set[asyncio.Task] = set()
+        self._closed = False
+        self.connection.on("datachannel", self._datachannel)
+        self.connection.on("track", self._track)
+        self.connection.on("connectionstatechange", self._state_changed)
+
+    async def answer(self, offer_sdp: str) -> str:
+        """Answer the client's offer; the returned SDP carries our candidates."""
+        await self.connection.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
+        for transceiver in self.connection.getTransceivers():
+            if transceiver.kind == "audio":
+                transceiver.sender.replaceTrack(self.track)
+                transceiver.direction = "sendrecv"
+                break
+        else:
+            self.connection.addTrack(self.track)
+        await self.connection.setLocalDescription(await self.connection.createAnswer())
+        return self.connection.localDescription.sdp
+
+    def _datachannel(self, channel: Any) -> None:
+        if channel.label != EVENTS_CHANNEL:
+            channel.close()  # the service speaks only on oai-events
+            return
+        self._spawn(self._on_channel(channel))
+
+    def _track(self, track: MediaStreamTrack) -> None:
+        if track.kind == "audio":
+            self._spawn(self._pump(track))
+
+    async def _pump(self, track: MediaStreamTrack) -> None:
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            await self._on_audio(audio.from_webrtc_frame(frame))
+
+    async def _state_changed(self) -> None:
+        if self.connection.connectionState in {"failed", "closed"}:
+            await self.close()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        self.track.stop()
+        await self.connection.close()
+        await self._on_closed()
+
+    def _spawn(self, coroutine: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,82 @@
+"""A small realtime WebSocket client for tests: send events, wait for the ones expected."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import websockets
+
+from realtime.emulator import audio
+
+SILENCE_MS = 20
+
+
+class RealtimeClient:
+    def __init__(self, socket: websockets.ClientConnection) -> None:
+        self.socket = socket
+        self.events: list[dict[str, Any]] = []
+
+    async def send(self, event: dict[str, Any]) -> None:
+        await self.socket.send(json.dumps(event))
+
+    async def next(self, seconds: float = 10) -> dict[str, Any]:
+        event = json.loads(await asyncio.wait_for(self.socket.recv(), seconds))
+        self.events.append(event)
+        return event
+
+    async def until(self, event_type: str, seconds: float = 15) -> list[dict[str, Any]]:
+        """Every event up to and including the first ``event_type``."""
+        seen = []
+        async with asyncio.timeout(seconds):
+            while True:
+                event = await self.next(seconds)
+                seen.append(event)
+                if event["type"] == event_type:
+                    return seen
+
+    async def append(self, pcm: bytes, chunk_ms: int = 20) -> None:
+        """Stream internal-format audio as input_audio_buffer.append events, 20 ms each."""
+        step = chunk_ms * audio.BYTES_PER_MS
+        for start in range(0, len(pcm), step):
+            await self.send(
+                {
+                    "type": "input_audio_buffer.append",
+                    "audio": base64.b64encode(pcm[start : start + step]).decode(),
+                }
+            )
+
+    async def say(
+        self, text: str = "hello there, how are you today", silence_ms: int = 600
+    ) -> None:
+        """Speak a phrase (synthesised speech) followed by silence, as a microphone would."""
+        await self.append(silence(200) + audio.synthesize_speech(text) + silence(silence_ms))
+
+
+def silence(ms: int) -> bytes:
+    return b"\0" * (ms * audio.BYTES_PER_MS)
+
+
+def types(events: list[dict[str, Any]]) -> list[str]:
+    return [event["type"] for event in events]
+
+
+@asynccontextmanager
+async def connect(
+    url: str,
+    *,
+    key: str | None = None,
+    subprotocols: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> AsyncIterator[RealtimeClient]:
+    extra = dict(headers or {})
+    if key is not None:
+        extra["Authorization"] = f"Bearer {key}"
+    async with websockets.connect(
+        url, additional_headers=extra, subprotocols=subprotocols, max_size=None
+    ) as socket:
+        yield RealtimeClient(socket)

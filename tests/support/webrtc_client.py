@@ -1,0 +1,100 @@
+"""A WebRTC client for tests, made with aiortc: a microphone that plays chosen audio, the
+``oai-events`` data channel, and a recording of the audio the other side sends back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from typing import Any
+
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from realtime.emulator import audio
+
+SILENT_20_MS = b"\0" * (20 * audio.BYTES_PER_MS)
+
+
+class Microphone(MediaStreamTrack):
+    """Plays queued audio in real time, silence otherwise."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._frames: deque = deque()
+        self._pts = 0
+        self._started: float | None = None
+
+    def say(self, pcm: bytes) -> None:
+        self._frames.extend(audio.to_webrtc_frames(pcm, start_pts=0))
+
+    async def recv(self) -> Any:
+        if self._started is None:
+            self._started = time.monotonic()
+        wait = self._started + self._pts / 48_000 - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        frame = (
+            self._frames.popleft()
+            if self._frames
+            else audio.to_webrtc_frames(SILENT_20_MS, start_pts=0)[0]
+        )
+        frame.pts = self._pts
+        self._pts += frame.samples
+        return frame
+
+
+class WebRTCClient:
+    def __init__(self) -> None:
+        self.peer = RTCPeerConnection()
+        self.microphone = Microphone()
+        self.channel = self.peer.createDataChannel("oai-events")
+        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.heard = bytearray()  # the remote audio, internal format
+        self.opened = asyncio.Event()
+        self.channel_closed = asyncio.Event()
+        self.peer.addTrack(self.microphone)
+        self.channel.on("open", self.opened.set)
+        self.channel.on("close", self.channel_closed.set)
+        self.channel.on("message", lambda text: self.events.put_nowait(json.loads(text)))
+        self.peer.on("track", self._track)
+        self._listener: asyncio.Task | None = None
+
+    def _track(self, track: MediaStreamTrack) -> None:
+        async def listen() -> None:
+            while True:
+                try:
+                    frame = await track.recv()
+                except MediaStreamError:
+                    return
+                self.heard += audio.from_webrtc_frame(frame)
+
+        self._listener = asyncio.ensure_future(listen())
+
+    async def offer(self) -> str:
+        await self.peer.setLocalDescription(await self.peer.createOffer())
+        return self.peer.localDescription.sdp
+
+    async def accept(self, answer_sdp: str) -> None:
+        await self.peer.setRemoteDescription(RTCSessionDescription(answer_sdp, "answer"))
+        await asyncio.wait_for(self.opened.wait(), 15)
+
+    def send(self, event: dict[str, Any]) -> None:
+        self.channel.send(json.dumps(event))
+
+    async def until(self, event_type: str, seconds: float = 20) -> list[dict[str, Any]]:
+        seen = []
+        async with asyncio.timeout(seconds):
+            while True:
+                event = await self.events.get()
+                seen.append(event)
+                if event["type"] == event_type:
+                    return seen
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+        await self.peer.close()
