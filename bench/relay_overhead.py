@@ -1,9 +1,11 @@
 """What the relay adds: mint and handshake through daphne vs straight to the same upstream.
 
-Starts the loopback fake of OpenAI's HTTP endpoints and daphne (as `make run` does, with
-diagnostics recorded to a fresh SQLite file) as separate processes, then in one run sends
-the same requests through the relay and straight to the upstream, sequentially (latency)
-and concurrently (throughput). Prints a Markdown table for the README.
+Starts the offline emulator of OpenAI's realtime endpoints and daphne (as `make run` does,
+recording every exchange to a fresh SQLite file) as separate processes, then in one run
+sends the same requests through the relay and straight to the emulator, sequentially
+(latency) and concurrently (throughput). Each handshake's call is hung up right after its
+timed request, for relay and direct alike, so unconnected WebRTC peers do not pile up in the
+emulator. Prints a Markdown table for the README.
 
     .venv/bin/python bench/relay_overhead.py [--requests 500] [--concurrency 8]
 
@@ -27,18 +29,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from aiortc import RTCPeerConnection
+
+from realtime.emulator.testing import EmulatorProcess
 
 PROJECT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SERVER_KEY = "sk-bench-server-key"
-OFFER = (
-    b"v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
-    b"a=group:BUNDLE 0 1\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 0 8\r\na=mid:0\r\n"
-    b"a=rtpmap:111 opus/48000/2\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
-    b"a=mid:1\r\na=sctp-port:5000\r\n"
-) + b"a=candidate:1 1 udp 2122260223 192.0.2.1 54321 typ host\r\n" * 40
 
 Send = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
+Cleanup = Callable[[httpx.AsyncClient, httpx.Response], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,15 @@ def wait_for_port(port: int, process: subprocess.Popen, deadline: float = 30) ->
     raise SystemExit(f"nothing listened on port {port} within {deadline} s")
 
 
-async def measure(send: Send, requests: int, concurrency: int, expect: int) -> Sample:
+async def measure(
+    send: Send, cleanup: Cleanup | None, requests: int, concurrency: int, expect: int
+) -> Sample:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:
         for _ in range(min(50, requests)):  # warm up connections and caches
-            await send(client)
+            response = await send(client)
+            if cleanup is not None:
+                await cleanup(client, response)
         latencies: list[float] = []
         remaining = iter(range(requests))
 
@@ -89,17 +93,32 @@ async def measure(send: Send, requests: int, concurrency: int, expect: int) -> S
                 latencies.append((time.perf_counter() - started) * 1000)
                 if response.status_code != expect:
                     raise SystemExit(f"got {response.status_code}: {response.text[:200]}")
+                if cleanup is not None:
+                    await cleanup(client, response)  # not timed
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return Sample(latencies, time.perf_counter() - started)
 
 
+async def browser_offer() -> bytes:
+    """A real offer, as a browser makes one, without candidates (so the emulator's peers
+    start no connectivity checks)."""
+    peer = RTCPeerConnection()
+    peer.createDataChannel("oai-events")
+    peer.addTransceiver("audio", direction="sendrecv")
+    await peer.setLocalDescription(await peer.createOffer())
+    lines = peer.localDescription.sdp.splitlines(keepends=True)
+    await peer.close()
+    return "".join(line for line in lines if not line.startswith("a=candidate")).encode()
+
+
 @contextmanager
 def servers() -> Iterator[tuple[str, str]]:
-    """Start the fake upstream and daphne; yield (relay URL, upstream base URL)."""
-    upstream_port, relay_port = free_port(), free_port()
-    upstream = f"http://127.0.0.1:{upstream_port}/v1"
+    """Start the emulator and daphne; yield (relay URL, upstream base URL)."""
+    emulator = EmulatorProcess("--api-key", SERVER_KEY).start()
+    upstream = emulator.base_url
+    relay_port = free_port()
     workdir = tempfile.mkdtemp(prefix="relay-bench-")
     env = {
         "PATH": os.environ["PATH"],
@@ -116,11 +135,6 @@ def servers() -> Iterator[tuple[str, str]]:
     )
     started = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.support.fake_openai", "--port", str(upstream_port)],
-            cwd=PROJECT,
-            stdout=subprocess.DEVNULL,
-        ),
-        subprocess.Popen(
             [
                 str(BIN / "daphne"),
                 "-b",
@@ -136,13 +150,13 @@ def servers() -> Iterator[tuple[str, str]]:
         ),
     ]
     try:
-        wait_for_port(upstream_port, started[0])
-        wait_for_port(relay_port, started[1])
+        wait_for_port(relay_port, started[0])
         yield f"http://127.0.0.1:{relay_port}", upstream
     finally:
         for process in started:
             process.send_signal(signal.SIGINT)
             process.wait(10)
+        emulator.stop()
 
 
 async def run(
@@ -157,6 +171,12 @@ async def run(
             headers={"Authorization": f"Bearer {SERVER_KEY}"},
         )
         secret = minted.json()["value"]
+    offer = await browser_offer()
+
+    async def hang_up(client: httpx.AsyncClient, response: httpx.Response) -> None:
+        call_id = response.headers["location"].rsplit("/", 1)[1]
+        await client.post(f"{upstream}/realtime/calls/{call_id}/hangup", headers=server_auth)
+
     browser_headers = {"X-CSRFToken": csrf, "Cookie": f"csrftoken={csrf}"}
     server_auth = {"Authorization": f"Bearer {SERVER_KEY}"}
     sdp_with_secret = {"Content-Type": "application/sdp", "Authorization": f"Bearer {secret}"}
@@ -165,7 +185,7 @@ async def run(
         "expires_after": {"anchor": "created_at", "seconds": 600},
         "session": {"type": "realtime", "model": "gpt-realtime"},
     }
-    cases: list[tuple[str, int, Send, Send]] = [
+    cases: list[tuple[str, int, Send, Send, Cleanup | None]] = [
         (
             "mint (client secret)",
             200,
@@ -173,42 +193,45 @@ async def run(
             lambda c: c.post(
                 f"{upstream}/realtime/client_secrets", headers=server_auth, json=mint_body
             ),
+            None,
         ),
         (
             "handshake, ek_ secret",
             201,
             lambda c: c.post(
-                f"{relay}/api/realtime/handshake", content=OFFER, headers=sdp_with_secret
+                f"{relay}/api/realtime/handshake", content=offer, headers=sdp_with_secret
             ),
             lambda c: c.post(
                 f"{upstream}/realtime/calls?model=gpt-realtime",
-                content=OFFER,
+                content=offer,
                 headers=sdp_with_secret,
             ),
+            hang_up,
         ),
         (
             "handshake, unified",
             201,
             lambda c: c.post(
                 f"{relay}/api/realtime/handshake",
-                content=OFFER,
+                content=offer,
                 headers={**browser_headers, "Content-Type": "application/sdp"},
             ),
             lambda c: c.post(
                 f"{upstream}/realtime/calls?model=gpt-realtime",
                 headers=server_auth,
                 files={
-                    "sdp": (None, OFFER, "application/sdp"),
+                    "sdp": (None, offer, "application/sdp"),
                     "session": (None, session, "application/json"),
                 },
             ),
+            hang_up,
         ),
     ]
     results = []
-    for name, expect, through_relay, direct in cases:
+    for name, expect, through_relay, direct, cleanup in cases:
         for level in (1, concurrency):
-            relayed = await measure(through_relay, requests, level, expect)
-            straight = await measure(direct, requests, level, expect)
+            relayed = await measure(through_relay, cleanup, requests, level, expect)
+            straight = await measure(direct, cleanup, requests, level, expect)
             results.append((name, level, relayed, straight))
     return results
 

@@ -1,31 +1,26 @@
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
 
+import httpx
 import pytest
 from django.core.cache import cache
 
 from realtime import upstream
 from realtime.emulator.testing import EmulatorProcess
-from tests.support.fake_openai import FakeOpenAI
 
 SERVER_KEY = "sk-test-server-key"
-
-
-@pytest.fixture(scope="session")
-def fake_openai() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI().start()
-    yield server
-    server.stop()
+# Nothing listens on the discard port: tests that need OpenAI ask for the emulator.
+NO_UPSTREAM = "http://127.0.0.1:9/v1"
 
 
 @pytest.fixture(autouse=True)
-def realtime_settings(settings, fake_openai: FakeOpenAI):
-    """Every test talks to the fake OpenAI with a test key and a fresh rate-limit cache."""
-    fake_openai.reset()
+def realtime_settings(settings):
+    """Every test starts with a test key, no upstream and a fresh rate-limit cache."""
     cache.clear()
     settings.OPENAI_API_KEY = SERVER_KEY
-    settings.OPENAI_BASE_URL = fake_openai.base_url
+    settings.OPENAI_BASE_URL = NO_UPSTREAM
     settings.REALTIME_CONNECT_TIMEOUT = 2.0
-    settings.REALTIME_READ_TIMEOUT = 2.0
+    settings.REALTIME_READ_TIMEOUT = 5.0
     return settings
 
 
@@ -58,3 +53,45 @@ def emulator_judge(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     invalid = emulator.invalid_events()
     assert invalid == [], f"the emulator sent events the openai SDK rejects: {invalid}"
+
+
+@pytest.fixture
+def openai_emulator(emulator: EmulatorProcess, settings) -> EmulatorProcess:
+    """Point the app's OPENAI_BASE_URL at the emulator."""
+    settings.OPENAI_BASE_URL = emulator.base_url
+    return emulator
+
+
+@pytest.fixture
+def live_secret(emulator: EmulatorProcess) -> Callable[[], str]:
+    """Mint ek_ secrets straight from the emulator, as another client would."""
+
+    def mint() -> str:
+        answer = httpx.post(
+            f"{emulator.base_url}/realtime/client_secrets",
+            json={},
+            headers={"Authorization": f"Bearer {SERVER_KEY}"},
+            timeout=10,
+        )
+        answer.raise_for_status()
+        return answer.json()["value"]
+
+    return mint
+
+
+@pytest.fixture(scope="session")
+def browser_offer() -> bytes:
+    """A real WebRTC offer, as a browser makes one: the oai-events channel and an audio
+    track, CRLF line endings. Made by aiortc."""
+    from aiortc import RTCPeerConnection
+
+    async def make() -> str:
+        peer = RTCPeerConnection()
+        peer.createDataChannel("oai-events")
+        peer.addTransceiver("audio", direction="sendrecv")
+        await peer.setLocalDescription(await peer.createOffer())
+        sdp = peer.localDescription.sdp
+        await peer.close()
+        return sdp
+
+    return asyncio.run(make()).encode()

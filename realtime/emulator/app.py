@@ -148,10 +148,13 @@ class EmulatorApp:
                 return
 
     async def shutdown(self) -> None:
+        """End every call and session, as the service going away would."""
         for call in list(self.emulator.calls.values()):
             await call.peer.close()
         for conversation in list(self.emulator.sessions.values()):
             await conversation.close(1001, "going away")
+        self.emulator.calls.clear()
+        self.emulator.sessions.clear()
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = bytearray()
@@ -377,6 +380,7 @@ class EmulatorApp:
         if route == ("GET", "/_emulator/invalid-events"):
             return Response(200, {"events": emulator.invalid_events})
         if route == ("POST", "/_emulator/reset"):
+            await self.shutdown()  # each test starts with no calls or sessions left over
             emulator.reset()
             return Response(204)
         if route == ("POST", "/_emulator/faults"):

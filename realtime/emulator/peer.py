@@ -22,6 +22,7 @@ from realtime.emulator import audio
 logger = logging.getLogger(__name__)
 
 EVENTS_CHANNEL = "oai-events"
+CONNECT_SECONDS = 30  # a call whose client never connects is closed after this
 FRAME_SAMPLES = 960  # 20 ms at 48 kHz
 FRAME_SECONDS = 0.02
 
@@ -110,7 +111,13 @@ class CallPeer:
         else:
             self.connection.addTrack(self.track)
         await self.connection.setLocalDescription(await self.connection.createAnswer())
+        self._spawn(self._close_unless_connected())
         return self.connection.localDescription.sdp
+
+    async def _close_unless_connected(self) -> None:
+        await asyncio.sleep(CONNECT_SECONDS)
+        if self.connection.connectionState != "connected":
+            await self.close()
 
     def _datachannel(self, channel: Any) -> None:
         if channel.label != EVENTS_CHANNEL:

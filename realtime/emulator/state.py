@@ -116,6 +116,7 @@ class Emulator:
         self.received.append({"kind": kind, "time": time.time(), **details})
 
     def reset(self) -> None:
+        """Forget faults, what arrived and invalid events (the app also ends live sessions)."""
         self.faults.clear()
         self.received.clear()
         self.invalid_events.clear()

@@ -96,7 +96,7 @@ class EmulatorProcess:
         return response
 
     def reset(self) -> None:
-        """Forget faults, received records and invalid events (live sessions stay)."""
+        """End live calls and sessions; forget faults, received records, invalid events."""
         self._call("POST", "reset")
 
     def fault(self, endpoint: str, **details: Any) -> None:

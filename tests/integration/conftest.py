@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from django.test import AsyncClient
 
 PROJECT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -61,8 +62,8 @@ class Server:
 
 
 @pytest.fixture
-def server_env(tmp_path, fake_openai) -> dict[str, str]:
-    """A fresh project environment: its own migrated SQLite file, the fake OpenAI."""
+def server_env(tmp_path, emulator) -> dict[str, str]:
+    """A fresh project environment: its own migrated SQLite file, the emulator upstream."""
     env = {
         "PATH": os.environ["PATH"],
         "PYTHONUNBUFFERED": "1",  # so output arrives line by line
@@ -71,7 +72,7 @@ def server_env(tmp_path, fake_openai) -> dict[str, str]:
         "SECRET_KEY": "integration-" + "x" * 40,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'server.sqlite3'}",
         "OPENAI_API_KEY": "sk-test-server-key",
-        "OPENAI_BASE_URL": fake_openai.base_url,
+        "OPENAI_BASE_URL": emulator.base_url,
     }
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
@@ -116,3 +117,17 @@ def start_daphne(server_env, unused_tcp_port_factory) -> Iterator[Callable[..., 
 @pytest.fixture
 def daphne(start_daphne) -> Server:
     return start_daphne()
+
+
+@pytest.fixture
+def browser() -> AsyncClient:
+    """A client that, like a browser, must prove CSRF for cookie-authenticated posts."""
+    return AsyncClient(enforce_csrf_checks=True)
+
+
+@pytest.fixture
+async def csrf_token(browser: AsyncClient) -> str:
+    """Load the page as a browser would, which sets the CSRF cookie."""
+    response = await browser.get("/")
+    assert response.status_code == 200
+    return response.cookies["csrftoken"].value

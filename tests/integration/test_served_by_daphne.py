@@ -7,10 +7,8 @@ import httpx
 
 from tests.integration.conftest import Server
 
-OFFER = b"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
 
-
-def test_daphne_serves_the_page_its_module_mint_and_relay(daphne):
+def test_daphne_serves_the_page_its_module_mint_and_relay(daphne, browser_offer):
     with httpx.Client(base_url=daphne.url, timeout=10) as browser:
         page = browser.get("/")
         module = browser.get("/static/realtime/voice_chat.js")
@@ -20,7 +18,7 @@ def test_daphne_serves_the_page_its_module_mint_and_relay(daphne):
         )
         answer = browser.post(
             "/api/realtime/handshake",
-            content=OFFER,
+            content=browser_offer,
             headers={
                 "Content-Type": "application/sdp",
                 "Authorization": f"Bearer {minted.json()['value']}",
@@ -58,12 +56,14 @@ def test_daphne_closes_the_pooled_client_when_stopped(daphne):
     assert "closed the pooled OpenAI HTTP client" in daphne.output
 
 
-def test_daphne_answers_json_when_the_upstream_is_down(start_daphne, unused_tcp_port):
+def test_daphne_answers_json_when_the_upstream_is_down(
+    start_daphne, unused_tcp_port, browser_offer
+):
     server = start_daphne(OPENAI_BASE_URL=f"http://127.0.0.1:{unused_tcp_port}/v1")
 
     response = httpx.post(
         f"{server.url}/api/realtime/handshake",
-        content=OFFER,
+        content=browser_offer,
         headers={"Content-Type": "application/sdp", "Authorization": "Bearer ek_unknown"},
         timeout=10,
     )

@@ -11,11 +11,14 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from realtime.emulator.errors import ApiError
 from realtime.keys import fingerprint
 from realtime.models import UpstreamExchange
-from tests.support.fake_openai import Reply, openai_error
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("openai_emulator")]
+UNKNOWN_MODEL = ApiError(
+    "Unknown parameter: 'model'.", code="unknown_parameter", param="model"
+).body()
 PROJECT = Path(__file__).resolve().parents[2]
 
 
@@ -45,7 +48,7 @@ def test_json_prints_value_expiry_model_and_session():
     assert answer["session"]["type"] == "realtime"
 
 
-def test_options_shape_the_minted_session(fake_openai):
+def test_options_shape_the_minted_session(emulator):
     mint_secret(
         "--model",
         "gpt-realtime-2.1",
@@ -57,7 +60,7 @@ def test_options_shape_the_minted_session(fake_openai):
         "120",
     )
 
-    body = fake_openai.received[-1].json()
+    body = emulator.requests("/v1/realtime/client_secrets")[-1]["body"]
     assert body["expires_after"]["seconds"] == 120
     assert body["session"]["model"] == "gpt-realtime-2.1"
     assert body["session"]["audio"]["output"]["voice"] == "cedar"
@@ -78,14 +81,14 @@ def test_records_a_cli_exchange_with_the_fingerprint():
     assert row.session.source == "cli"
 
 
-def test_a_ttl_out_of_range_is_refused_before_any_request(fake_openai):
+def test_a_ttl_out_of_range_is_refused_before_any_request(emulator):
     with pytest.raises(CommandError, match=r"--ttl must be 10\.\.7200"):
         mint_secret("--ttl", "5")
 
-    assert fake_openai.received == []
+    assert emulator.requests() == []
 
 
-def test_missing_key_exits_1_with_a_hint_and_leaves_a_row(settings, fake_openai):
+def test_missing_key_exits_1_with_a_hint_and_leaves_a_row(settings, emulator):
     settings.OPENAI_API_KEY = ""
 
     with pytest.raises(CommandError) as raised:
@@ -94,20 +97,13 @@ def test_missing_key_exits_1_with_a_hint_and_leaves_a_row(settings, fake_openai)
     assert raised.value.returncode == 1
     assert "no OpenAI API key" in str(raised.value)
     assert "hint: Set OPENAI_API_KEY" in str(raised.value)
-    assert fake_openai.received == []
+    assert emulator.requests() == []
     row = UpstreamExchange.objects.get()
     assert (row.source, row.outcome, row.error_code) == ("cli", "rejected", "server_not_configured")
 
 
-def test_upstream_unknown_parameter_exits_1_with_its_message_and_our_hint(fake_openai):
-    fake_openai.script(
-        Reply(
-            400,
-            openai_error(
-                "Unknown parameter: 'model'.", "invalid_request_error", "unknown_parameter", "model"
-            ),
-        )
-    )
+def test_upstream_unknown_parameter_exits_1_with_its_message_and_our_hint(emulator):
+    emulator.fault("client_secrets", status=400, body=UNKNOWN_MODEL)
 
     with pytest.raises(CommandError) as raised:
         mint_secret()
@@ -142,22 +138,15 @@ def test_upstream_down_exits_1_and_records_unreachable(settings, unused_tcp_port
     )
 
 
-def test_from_a_shell_an_upstream_error_goes_to_stderr_with_exit_status_1(fake_openai, tmp_path):
-    fake_openai.script(
-        Reply(
-            400,
-            openai_error(
-                "Unknown parameter: 'model'.", "invalid_request_error", "unknown_parameter", "model"
-            ),
-        )
-    )
+def test_from_a_shell_an_upstream_error_goes_to_stderr_with_exit_status_1(emulator, tmp_path):
+    emulator.fault("client_secrets", status=400, body=UNKNOWN_MODEL)
     env = {
         "PATH": os.environ["PATH"],
         "ENV_FILES": "",
         "SECRET_KEY": "x" * 50,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
         "OPENAI_API_KEY": "sk-test-server-key",
-        "OPENAI_BASE_URL": fake_openai.base_url,
+        "OPENAI_BASE_URL": emulator.base_url,
     }
 
     def manage(*args: str) -> subprocess.CompletedProcess:

@@ -3,13 +3,13 @@
 import pytest
 from django.contrib.auth import get_user_model
 
+from realtime.emulator.errors import ApiError
 from realtime.keys import fingerprint
 from realtime.models import RealtimeSession, UpstreamExchange
 from tests.conftest import SERVER_KEY
-from tests.support.fake_openai import Reply, openai_error
-from tests.unit.conftest import only_exchange
+from tests.support.records import only_exchange
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("openai_emulator")]
 URL = "/api/realtime/client-secret"
 
 
@@ -56,26 +56,26 @@ async def test_mint_records_an_ok_exchange_with_the_fingerprint_not_the_secret(b
     assert row.session.secret_fingerprint == row.secret_fingerprint
 
 
-async def test_mint_sends_the_configured_session(browser, csrf_token, fake_openai, settings):
+async def test_mint_sends_the_configured_session(browser, csrf_token, emulator, settings):
     settings.REALTIME_VOICE = "cedar"
     settings.REALTIME_INSTRUCTIONS = "Speak like a pirate."
     settings.REALTIME_SECRET_TTL = 90
 
     await mint(browser, csrf_token)
 
-    body = fake_openai.received[-1].json()
+    body = emulator.requests("/v1/realtime/client_secrets")[-1]["body"]
     assert body["expires_after"]["seconds"] == 90
     assert body["session"]["audio"]["output"]["voice"] == "cedar"
     assert body["session"]["instructions"] == "Speak like a pirate."
 
 
-async def test_mint_without_csrf_token_is_refused_and_recorded(browser, csrf_token, fake_openai):
+async def test_mint_without_csrf_token_is_refused_and_recorded(browser, csrf_token, emulator):
     response = await browser.post(URL, data="", content_type="application/json")
 
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "csrf_failed"
     assert response.json()["error"]["hint"]
-    assert fake_openai.received == []
+    assert emulator.requests() == []
     row = await only_exchange()
     assert (row.outcome, row.error_code, row.http_status) == ("rejected", "csrf_failed", 403)
     assert row.upstream_status is None
@@ -107,7 +107,7 @@ async def test_mint_for_a_signed_in_user_records_the_user(browser, settings):
 
 
 async def test_mint_past_the_rate_limit_answers_429_with_retry_after(
-    browser, csrf_token, settings, fake_openai
+    browser, csrf_token, settings, emulator
 ):
     settings.REALTIME_RATE_LIMIT = 2
     settings.REALTIME_RATE_LIMIT_WINDOW = 86_400  # aligned to the clock: never crossed here
@@ -119,7 +119,7 @@ async def test_mint_past_the_rate_limit_answers_429_with_retry_after(
     assert response.status_code == 429
     assert 1 <= int(response["Retry-After"]) <= 86_400
     assert response.json()["error"]["code"] == "rate_limited"
-    assert len(fake_openai.received) == 2
+    assert len(emulator.requests()) == 2
     assert await RealtimeSession.objects.acount() == 2
     refused = await UpstreamExchange.objects.filter(error_code="rate_limited").aget()
     assert (refused.outcome, refused.http_status, refused.session_id) == ("rejected", 429, None)
@@ -142,13 +142,13 @@ async def test_mint_rejects_a_body_that_is_not_json(browser, csrf_token):
     assert (await only_exchange()).error_code == "invalid_json"
 
 
-async def test_mint_rejects_parameters_the_server_decides(browser, csrf_token, fake_openai):
+async def test_mint_rejects_parameters_the_server_decides(browser, csrf_token, emulator):
     response = await mint(browser, csrf_token, data={"model": "gpt-4o"})
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "unknown_parameter"
     assert "'model'" in response.json()["error"]["message"]
-    assert fake_openai.received == []
+    assert emulator.requests() == []
     row = await only_exchange()
     assert (row.outcome, row.error_code, row.http_status) == ("rejected", "unknown_parameter", 400)
 
@@ -166,7 +166,7 @@ async def test_mint_rejects_an_oversized_body_with_413(browser, csrf_token):
     assert (await only_exchange()).error_code == "request_too_large"
 
 
-async def test_mint_without_a_server_key_answers_503(browser, csrf_token, settings, fake_openai):
+async def test_mint_without_a_server_key_answers_503(browser, csrf_token, settings, emulator):
     settings.OPENAI_API_KEY = ""
 
     response = await mint(browser, csrf_token)
@@ -174,17 +174,17 @@ async def test_mint_without_a_server_key_answers_503(browser, csrf_token, settin
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "server_not_configured"
     assert "OPENAI_API_KEY" in response.json()["error"]["hint"]
-    assert fake_openai.received == []
+    assert emulator.requests() == []
     assert (await only_exchange()).error_code == "server_not_configured"
 
 
 async def test_upstream_unknown_parameter_passes_through_with_its_body_and_a_hint(
-    browser, csrf_token, fake_openai
+    browser, csrf_token, emulator
 ):
-    upstream_body = openai_error(
-        "Unknown parameter: 'model'.", "invalid_request_error", "unknown_parameter", "model"
-    )
-    fake_openai.script(Reply(400, upstream_body))
+    upstream_body = ApiError(
+        "Unknown parameter: 'model'.", code="unknown_parameter", param="model"
+    ).body()
+    emulator.fault("client_secrets", status=400, body=upstream_body)
 
     response = await mint(browser, csrf_token)
 
@@ -211,16 +211,8 @@ async def test_upstream_rejecting_the_server_key_hints_at_openai_api_key(
     assert (await only_exchange()).upstream_status == 401
 
 
-async def test_upstream_rate_limit_passes_through_with_retry_after(
-    browser, csrf_token, fake_openai
-):
-    fake_openai.script(
-        Reply(
-            429,
-            openai_error("Slow down", "rate_limit_error", "rate_limit_exceeded"),
-            {"Retry-After": "12"},
-        )
-    )
+async def test_upstream_rate_limit_passes_through_with_retry_after(browser, csrf_token, emulator):
+    emulator.fault("client_secrets", status=429, retry_after=12)
 
     response = await mint(browser, csrf_token)
 
@@ -235,8 +227,8 @@ async def test_upstream_rate_limit_passes_through_with_retry_after(
     )
 
 
-async def test_upstream_server_error_answers_502(browser, csrf_token, fake_openai):
-    fake_openai.script(Reply(500, openai_error("The server had an error", "server_error", None)))
+async def test_upstream_server_error_answers_502(browser, csrf_token, emulator):
+    emulator.fault("client_secrets", status=500)
 
     response = await mint(browser, csrf_token)
 
@@ -248,7 +240,7 @@ async def test_upstream_server_error_answers_502(browser, csrf_token, fake_opena
         500,
         "upstream_server_error",
     )
-    assert "The server had an error" in row.upstream_error
+    assert "The server had an error" in row.upstream_error  # the service's own wording
 
 
 async def test_upstream_down_answers_502_and_records_unreachable(
@@ -270,10 +262,10 @@ async def test_upstream_down_answers_502_and_records_unreachable(
 
 
 async def test_upstream_too_slow_answers_504_and_records_timeout(
-    browser, csrf_token, settings, fake_openai
+    browser, csrf_token, settings, emulator
 ):
-    settings.REALTIME_READ_TIMEOUT = 0.2
-    fake_openai.script(Reply(hang=True))
+    settings.REALTIME_READ_TIMEOUT = 0.3
+    emulator.fault("client_secrets", hang=True)
 
     response = await mint(browser, csrf_token)
 
@@ -283,8 +275,10 @@ async def test_upstream_too_slow_answers_504_and_records_timeout(
     assert (row.outcome, row.error_code) == ("timeout", "upstream_timeout")
 
 
-async def test_upstream_success_without_a_secret_answers_502(browser, csrf_token, fake_openai):
-    fake_openai.script(Reply(200, "<html>captive portal</html>", {"Content-Type": "text/html"}))
+async def test_upstream_success_without_a_secret_answers_502(browser, csrf_token, emulator):
+    emulator.fault(
+        "client_secrets", status=200, body="<html>captive portal</html>", content_type="text/html"
+    )
 
     response = await mint(browser, csrf_token)
 
