@@ -8,8 +8,10 @@ PYTEST_ARGS ?=
 
 .PHONY: run test lint format migrate superuser bench clean
 
+# HOST and PORT also tell the app its own address: without OPENAI_API_KEY it talks to the
+# offline emulator it serves at http://HOST:PORT/emulator/v1.
 run: $(VENV)/.installed .env migrate
-	$(BIN)/daphne -b $(HOST) -p $(PORT) voiceproject.asgi:application
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/daphne -b $(HOST) -p $(PORT) voiceproject.asgi:application
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -39,6 +39,7 @@ class RealtimeSettings:
     webrtc_flow: str = "unified"
     debug: bool = False
     require_login: bool = False
+    emulator: bool = False
     connect_timeout: float = 5.0
     read_timeout: float = 20.0
     rate_limit: int = 30
@@ -124,6 +125,7 @@ SETTING_NAMES = {
     "webrtc_flow": "REALTIME_WEBRTC_FLOW",
     "debug": "REALTIME_DEBUG",
     "require_login": "REALTIME_REQUIRE_LOGIN",
+    "emulator": "REALTIME_EMULATOR",
     "connect_timeout": "REALTIME_CONNECT_TIMEOUT",
     "read_timeout": "REALTIME_READ_TIMEOUT",
     "rate_limit": "REALTIME_RATE_LIMIT",

@@ -43,6 +43,7 @@ def voice_chat(request: HttpRequest) -> HttpResponse:
         "transport": conf.transport,
         "webrtcFlow": conf.webrtc_flow,
         "debug": conf.debug,
+        "emulator": conf.emulator,
         "hints": BROWSER_HINTS,
     }
     return render(request, "realtime/voice_chat.html", {"page_config": page_config})

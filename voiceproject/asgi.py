@@ -1,5 +1,6 @@
 """ASGI entry point: daphne serves it (`make run`, `manage.py runserver`)."""
 
+import logging
 import os
 
 from django.core.asgi import get_asgi_application
@@ -18,5 +19,17 @@ from realtime.lifecycle import CloseUpstreamOnShutdown  # noqa: E402
 http_application = (
     ASGIStaticFilesHandler(django_application) if settings.DEBUG else django_application
 )
+application = ProtocolTypeRouter({"http": http_application})
 
-application = CloseUpstreamOnShutdown(ProtocolTypeRouter({"http": http_application}))
+if settings.REALTIME_EMULATOR:
+    from realtime.emulator.app import EmulatorApp, Mounted
+    from realtime.emulator.state import Emulator
+
+    application = Mounted(
+        application, EmulatorApp(Emulator(api_key=settings.OPENAI_API_KEY)), "/emulator"
+    )
+    logging.getLogger("realtime").warning(
+        "No OPENAI_API_KEY: serving the offline realtime emulator at %s", settings.OPENAI_BASE_URL
+    )
+
+application = CloseUpstreamOnShutdown(application)

@@ -402,6 +402,30 @@ class EmulatorApp:
         return Response(404, {"error": f"no control endpoint {request.method} {request.path}"})
 
 
+class Mounted:
+    """Serves an emulator under a path prefix inside another ASGI application (voiceproject
+    mounts one at ``/emulator`` when it runs without an OpenAI key)."""
+
+    def __init__(self, application: Any, emulator: EmulatorApp, prefix: str) -> None:
+        self.application = application
+        self.emulator = emulator
+        self.prefix = prefix.rstrip("/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] in {"http", "websocket"} and (
+            path == self.prefix or path.startswith(f"{self.prefix}/")
+        ):
+            inner = dict(
+                scope,
+                path=path[len(self.prefix) :] or "/",
+                root_path=scope.get("root_path", "") + self.prefix,
+            )
+            await self.emulator(inner, receive, send)
+        else:
+            await self.application(scope, receive, send)
+
+
 class DataChannelOutput:
     """Server events over the call's ``oai-events`` channel; client events back, in order."""
 

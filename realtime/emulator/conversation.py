@@ -17,6 +17,9 @@ The "model" is deterministic, so tests can tell a real round trip from silence:
   tool's parameters the user's text with the tool's name removed, numbers 0, booleans false.
   After the client adds the ``function_call_output`` and sends ``response.create``, the
   answer is 'The <name> tool returned: <output>.';
+- after ``idle_timeout_ms`` of input audio with no speech since the last response, the
+  silent stretch is committed (``input_audio_buffer.timeout_triggered``) and answered
+  "Are you still there?";
 - the reply's audio is speech-like synthesis whose length follows the transcript.
 
 Token usage follows the lengths: text is one token per 4 characters (rounded up), input audio
@@ -109,6 +112,8 @@ class Conversation:
         self.input_buffer = bytearray()
         self.buffer_started_ms = 0  # session-timeline position of input_buffer[0]
         self.speech_item_id: str | None = None
+        self.idle_since_ms: int | None = None  # audio position since which nobody has spoken
+        self.idle_items: set[str] = set()  # user items committed by the idle timeout
         self.response: ActiveResponse | None = None
         self.assistant_audio_sent = False
         self.playing_response_id: str | None = None  # whose audio is on the WebRTC track
@@ -402,14 +407,43 @@ class Conversation:
         self.stats["audio_in_ms"] += audio.duration_ms(pcm)
         self.stats["max_input_level"] = max(self.stats["max_input_level"], audio.level(pcm))
         self.input_buffer += pcm
-        for change in self.vad.feed(pcm) if self._vad_enabled() else ():
+        if not self._vad_enabled():
+            return
+        for change in self.vad.feed(pcm):
             if isinstance(change, audio.SpeechStarted):
                 await self._speech_started(change.audio_start_ms)
             else:
                 await self._speech_stopped(change.audio_end_ms)
+        await self._check_idle()
+
+    async def _check_idle(self) -> None:
+        timeout_ms = self._turn_detection().get("idle_timeout_ms")
+        if (
+            not timeout_ms
+            or self.idle_since_ms is None
+            or self.vad.in_speech
+            or self.response is not None
+            or self.vad.position_ms - self.idle_since_ms < timeout_ms
+        ):
+            return
+        start_ms, end_ms = self.idle_since_ms, self.vad.position_ms
+        self.idle_since_ms = None
+        item_id = ids.item_id()
+        self.idle_items.add(item_id)
+        await self.emit(
+            {
+                "type": "input_audio_buffer.timeout_triggered",
+                "audio_start_ms": start_ms,
+                "audio_end_ms": end_ms,
+                "item_id": item_id,
+            }
+        )
+        await self._commit_buffer(item_id, end_ms - start_ms)
+        self.start_response({})
 
     async def _speech_started(self, audio_start_ms: int) -> None:
         self.speech_item_id = ids.item_id()
+        self.idle_since_ms = None
         # Keep only the prefix padding before speech in the buffer, as the service does.
         self._drop_buffer(until_ms=audio_start_ms)
         await self.emit(
@@ -551,6 +585,7 @@ class Conversation:
         )
         self.response = None
         self.stats["responses"] += 1
+        self.idle_since_ms = self.vad.position_ms
         await self.emit({"type": "response.done", "response": shell})
         await asyncio.sleep(RATE_LIMITS_DELAY_S)
         await self.emit(
@@ -788,6 +823,8 @@ class Conversation:
 
     async def playback_stopped(self) -> None:
         """The WebRTC track drained: the user has heard all of the reply."""
+        if self.idle_since_ms is not None:
+            self.idle_since_ms = self.vad.position_ms  # idle counts from the end of playback
         if self.playing_response_id:
             response_id, self.playing_response_id = self.playing_response_id, None
             await self.emit({"type": "output_audio_buffer.stopped", "response_id": response_id})
@@ -813,6 +850,8 @@ class Conversation:
         text = _message_text(last)
         if text is not None:
             return f'You said: "{text}".'
+        if last["id"] in self.idle_items:
+            return "Are you still there?"
         seconds = self.item_audio_ms.get(last["id"], 0) / 1000
         return f"I heard {seconds:.1f} seconds of audio."
 

@@ -100,7 +100,7 @@ def start_daphne(server_env, unused_tcp_port_factory) -> Iterator[Callable[..., 
                 str(port),
                 "voiceproject.asgi:application",
             ],
-            {**server_env, **overrides},
+            {**server_env, "HOST": "127.0.0.1", "PORT": str(port), **overrides},
             ready_text="Listening on TCP address",
         )
         servers.append(server)

@@ -338,6 +338,41 @@ async def test_input_transcription_reports_the_speech_when_enabled(url):
     assert "conversation.item.input_audio_transcription.delta" in types(events)
 
 
+async def test_silence_after_a_reply_past_idle_timeout_triggers_a_prompt(url):
+    async with connect(url, key=KEY) as client:
+        await client.until("session.created")
+        await client.send(
+            {
+                "type": "session.update",
+                "session": {
+                    "type": "realtime",
+                    "audio": {
+                        "input": {"turn_detection": {"type": "server_vad", "idle_timeout_ms": 5000}}
+                    },
+                },
+            }
+        )
+        await client.until("session.updated")
+        await client.say()
+        await client.until("rate_limits.updated")
+        await client.append(silence(4900))
+        with pytest.raises(TimeoutError):
+            await client.next(seconds=0.3)  # not yet: under 5 s of silence
+        await client.append(silence(200))
+        events = await client.until("response.done")
+
+    triggered = events[0]
+    assert triggered["type"] == "input_audio_buffer.timeout_triggered"
+    assert triggered["audio_end_ms"] - triggered["audio_start_ms"] >= 5000
+    assert types(events)[1:4] == [
+        "input_audio_buffer.committed",
+        "conversation.item.added",
+        "conversation.item.done",
+    ]
+    reply = events[-1]["response"]["output"][0]["content"][0]["transcript"]
+    assert reply == "Are you still there?"
+
+
 async def test_with_vad_off_commit_needs_100_ms_and_creates_no_response(url):
     async with connect(url, key=KEY) as client:
         await client.until("session.created")

@@ -16,6 +16,8 @@ PROJECT_SETTINGS = [
     "ALLOWED_HOSTS",
     "CSRF_TRUSTED_ORIGINS",
     "DATABASE_URL",
+    "HOST",
+    "PORT",
     "ENV_FILES",
 ]
 

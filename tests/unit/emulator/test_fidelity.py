@@ -3,8 +3,12 @@
 from realtime.emulator.fidelity import event_checker
 
 PART_ADDED = {
-    "type": "response.content_part.added", "event_id": "event_1", "response_id": "resp_1",
-    "item_id": "item_1", "output_index": 0, "content_index": 0,
+    "type": "response.content_part.added",
+    "event_id": "event_1",
+    "response_id": "resp_1",
+    "item_id": "item_1",
+    "output_index": 0,
+    "content_index": 0,
     "part": {"type": "audio", "transcript": ""},
 }
 
@@ -30,10 +34,16 @@ def test_an_item_content_type_in_a_content_part_is_caught():
 def test_function_call_arguments_done_without_a_name_is_caught():
     invalid: list = []
 
-    event_checker(invalid)({
-        "type": "response.function_call_arguments.done", "event_id": "event_2",
-        "response_id": "resp_1", "item_id": "item_1", "output_index": 0,
-        "call_id": "call_1", "arguments": "{}",
-    })
+    event_checker(invalid)(
+        {
+            "type": "response.function_call_arguments.done",
+            "event_id": "event_2",
+            "response_id": "resp_1",
+            "item_id": "item_1",
+            "output_index": 0,
+            "call_id": "call_1",
+            "arguments": "{}",
+        }
+    )
 
     assert len(invalid) == 1
