@@ -309,7 +309,7 @@ class EmulatorApp:
         conversation: Conversation
 
         async def on_channel(channel: Any) -> None:
-            output = DataChannelOutput(channel, conversation, emulator)
+            output = DataChannelOutput(channel, conversation)
             conversation.attach(output)
             await conversation.greet(output)
 
@@ -327,6 +327,7 @@ class EmulatorApp:
         conversation = Conversation(
             session, transport="webrtc", settings=emulator.settings, audio_sink=peer.track
         )
+        record_client_events(emulator, conversation)
         try:
             answer = await peer.answer(offer)
         except Exception as error:  # aiortc rejects offers with a variety of exceptions
@@ -429,18 +430,16 @@ class Mounted:
 class DataChannelOutput:
     """Server events over the call's ``oai-events`` channel; client events back, in order."""
 
-    def __init__(self, channel: Any, conversation: Conversation, emulator: Emulator) -> None:
+    def __init__(self, channel: Any, conversation: Conversation) -> None:
         self.channel = channel
         self._inbox: asyncio.Queue[str | bytes] = asyncio.Queue()
-        self._reader = asyncio.ensure_future(self._read(conversation, emulator))
+        self._reader = asyncio.ensure_future(self._read(conversation))
         channel.on("message", self._inbox.put_nowait)
         channel.on("close", lambda: self._closed(conversation))
 
-    async def _read(self, conversation: Conversation, emulator: Emulator) -> None:
+    async def _read(self, conversation: Conversation) -> None:
         while True:
-            message = await self._inbox.get()
-            note_event(emulator, conversation, message)
-            await conversation.handle(message)
+            await conversation.handle(await self._inbox.get())
 
     def _closed(self, conversation: Conversation) -> None:
         conversation.detach(self)
@@ -596,6 +595,7 @@ class RealtimeSocket:
         session["id"] = ids.session_id()
         session["expires_at"] = _session_expiry(self.emulator)
         conversation = Conversation(session, transport="websocket", settings=self.emulator.settings)
+        record_client_events(self.emulator, conversation)
         self.emulator.sessions[session["id"]] = conversation
         return conversation, True
 
@@ -611,9 +611,7 @@ class RealtimeSocket:
                     output.closed = True
                     break
                 text = message.get("text")
-                payload = text if text is not None else message.get("bytes") or b""
-                note_event(self.emulator, conversation, payload)
-                await conversation.handle(payload)
+                await conversation.handle(text if text is not None else message.get("bytes") or b"")
         finally:
             conversation.detach(output)
             if owned:
@@ -639,18 +637,12 @@ class RealtimeSocket:
             pass
 
 
-def note_event(emulator: Emulator, conversation: Conversation, message: str | bytes) -> None:
-    """Keep a client event for the control API, its audio elided."""
-    if isinstance(message, bytes):
-        event: Any = {"binary_bytes": len(message)}
-    else:
-        try:
-            event = json.loads(message)
-        except ValueError:
-            event = {"invalid_json": message[:200]}
-        if isinstance(event, dict) and isinstance(event.get("audio"), str):
-            event = dict(event, audio=f"<{len(event['audio'])} base64 characters>")
-    emulator.note("event", session_id=conversation.session["id"], event=event)
+def record_client_events(emulator: Emulator, conversation: Conversation) -> None:
+    """Keep each client event the conversation receives for the control API."""
+    session_id = conversation.session["id"]
+    conversation.on_client_event = lambda event: emulator.note(
+        "event", session_id=session_id, event=event
+    )
 
 
 def _session_expiry(emulator: Emulator) -> int:

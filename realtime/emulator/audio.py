@@ -6,6 +6,7 @@ Internally everything is PCM16 little-endian mono at 24 kHz, the GA default form
 from __future__ import annotations
 
 import fractions
+import functools
 import hashlib
 import math
 from dataclasses import dataclass
@@ -68,7 +69,8 @@ class VoiceActivityDetector:
     service). Speech starts after 30 ms of consecutive voiced frames, reported at the first
     voiced frame minus ``prefix_padding_ms``; it stops once silence has lasted
     ``silence_duration_ms``, reported at the end of the last voiced frame. Times count from
-    the start of all audio fed, like the service's ``audio_start_ms``/``audio_end_ms``.
+    the start of all audio fed (or ``position_ms``), like the service's
+    ``audio_start_ms``/``audio_end_ms``. ``loudest`` is the highest frame level heard, 0..1.
     """
 
     def __init__(
@@ -77,6 +79,7 @@ class VoiceActivityDetector:
         threshold: float = 0.5,
         prefix_padding_ms: int = 300,
         silence_duration_ms: int = 200,
+        position_ms: int = 0,
     ) -> None:
         floor_dbfs = FLOOR_AT_ZERO_DBFS + FLOOR_SPAN_DB * threshold
         # Compare mean squares, not dB: no log per frame.
@@ -84,8 +87,13 @@ class VoiceActivityDetector:
         self._prefix_padding_ms = prefix_padding_ms
         self._silence_frames = max(1, math.ceil(silence_duration_ms / FRAME_MS))
         self._pending = b""
-        self._frames = 0  # whole frames judged so far
+        self._frames = position_ms // FRAME_MS  # whole frames judged so far
+        self._loudest_power = 0.0
         self.reset()
+
+    @property
+    def loudest(self) -> float:
+        return math.sqrt(self._loudest_power) / FULL_SCALE
 
     @property
     def position_ms(self) -> int:
@@ -108,7 +116,9 @@ class VoiceActivityDetector:
         if not whole:
             return []
         frames = np.frombuffer(data[:whole], dtype="<i2").reshape(-1, FRAME_BYTES // 2)
-        voiced = np.mean(np.square(frames, dtype=np.float64), axis=1) > self._floor_power
+        powers = np.mean(np.square(frames, dtype=np.float64), axis=1)
+        self._loudest_power = max(self._loudest_power, float(powers.max()))
+        voiced = powers > self._floor_power
         changes: list[SpeechStarted | SpeechStopped] = []
         for is_voiced in voiced.tolist():
             self._frames += 1
@@ -144,9 +154,11 @@ def speech_duration_ms(text: str) -> int:
     return max(MIN_SPEECH_MS, len(text) * MS_PER_CHARACTER)
 
 
+@functools.lru_cache(maxsize=512)
 def synthesize_speech(text: str) -> bytes:
     """Deterministic, speech-like audio for a transcript: voiced syllables on a moving pitch,
-    shaped like vowels, with short gaps between words. Same text, same bytes."""
+    shaped like vowels, with short gaps between words. Same text, same bytes, so replies
+    (which repeat: "I heard 1.2 seconds of audio.") are synthesised once and cached."""
     total = int(speech_duration_ms(text) * SAMPLE_RATE / 1000)
     seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
     rng = np.random.default_rng(seed)

@@ -106,6 +106,8 @@ class Conversation:
         self.settings = settings
         self.audio_sink = audio_sink
         self.outputs: list[Output] = []
+        # Told each client event as parsed (audio elided): the emulator's record of arrivals.
+        self.on_client_event: Callable[[Any], None] | None = None
         self.conversation_id = ids.conversation_id()
         self.items: dict[str, dict[str, Any]] = {}  # insertion-ordered, like the conversation
         self.item_audio_ms: dict[str, float] = {}  # assistant audio length, for truncate
@@ -208,6 +210,7 @@ class Conversation:
     async def handle(self, message: str | bytes) -> None:
         """One client message, as the service treats it: errors are events, never fatal."""
         if isinstance(message, bytes):
+            self._told({"binary_bytes": len(message)})
             await self.emit_error(
                 ApiError(
                     "Expected a text WebSocket message; binary frames are not supported.",
@@ -219,6 +222,7 @@ class Conversation:
         try:
             event = json.loads(message)
         except ValueError as error:
+            self._told({"invalid_json": message[:200]})
             await self.emit_error(
                 ApiError(
                     f"Invalid event: failed to parse JSON value. {error}.", code="invalid_json"
@@ -227,6 +231,10 @@ class Conversation:
             )
             return
         client_event_id = event.get("event_id") if isinstance(event, dict) else None
+        if isinstance(event, dict) and isinstance(event.get("audio"), str):
+            self._told(dict(event, audio=f"<{len(event['audio'])} base64 characters>"))
+        else:
+            self._told(event)
         try:
             if _is_plain_append(event):
                 await self._append(event)  # the hot path: 50 per second per session
@@ -235,6 +243,10 @@ class Conversation:
             await HANDLERS[event["type"]](self, event)
         except ApiError as error:
             await self.emit_error(error, client_event_id)
+
+    def _told(self, event: Any) -> None:
+        if self.on_client_event is not None:
+            self.on_client_event(event)
 
     async def _session_update(self, event: dict[str, Any]) -> None:
         update = event["session"]
@@ -248,10 +260,10 @@ class Conversation:
                 code="cannot_update_voice",
                 param="session.audio.output.voice",
             )
-        before = self.session.get("audio", {}).get("input", {}).get("turn_detection")
+        before = self._turn_detection()
         self.session = schema.apply_session_update(self.session, update)
-        if self.session.get("audio", {}).get("input", {}).get("turn_detection") != before:
-            self.vad = self._new_vad(keep_clock=True)
+        if self._turn_detection() != before:
+            self.vad = self._new_vad(position_ms=self.vad.position_ms)
         await self.emit({"type": "session.updated", "session": self.session})
 
     async def _append(self, event: dict[str, Any]) -> None:
@@ -405,11 +417,14 @@ class Conversation:
     async def feed_audio(self, pcm: bytes) -> None:
         """Microphone audio in the internal format, from a WebSocket append or a WebRTC track."""
         self.stats["audio_in_ms"] += audio.duration_ms(pcm)
-        self.stats["max_input_level"] = max(self.stats["max_input_level"], audio.level(pcm))
         self.input_buffer += pcm
+        # The detector always listens (it keeps the audio clock and the level); its verdicts
+        # count only when turn detection is on.
+        changes = self.vad.feed(pcm)
+        self.stats["max_input_level"] = self.vad.loudest
         if not self._vad_enabled():
             return
-        for change in self.vad.feed(pcm):
+        for change in changes:
             if isinstance(change, audio.SpeechStarted):
                 await self._speech_started(change.audio_start_ms)
             else:
@@ -966,21 +981,18 @@ class Conversation:
     def _vad_enabled(self) -> bool:
         return bool(self._turn_detection())
 
-    def _new_vad(self, keep_clock: bool = False) -> audio.VoiceActivityDetector:
+    def _new_vad(self, position_ms: int = 0) -> audio.VoiceActivityDetector:
+        """A detector for the current settings; the session's audio clock carries on."""
         settings = self._turn_detection()
         if settings.get("type") == "semantic_vad":
             silence = SEMANTIC_SILENCE_MS[settings.get("eagerness", "auto")]
-            detector = audio.VoiceActivityDetector(silence_duration_ms=silence)
-        else:
-            detector = audio.VoiceActivityDetector(
-                threshold=settings.get("threshold", 0.5),
-                prefix_padding_ms=settings.get("prefix_padding_ms", 300),
-                silence_duration_ms=settings.get("silence_duration_ms", 200),
-            )
-        if keep_clock:
-            # The session's audio timeline continues across a settings change.
-            detector.feed(b"\0" * int(self.vad.position_ms * audio.BYTES_PER_MS))
-        return detector
+            return audio.VoiceActivityDetector(silence_duration_ms=silence, position_ms=position_ms)
+        return audio.VoiceActivityDetector(
+            threshold=settings.get("threshold", 0.5),
+            prefix_padding_ms=settings.get("prefix_padding_ms", 300),
+            silence_duration_ms=settings.get("silence_duration_ms", 200),
+            position_ms=position_ms,
+        )
 
     def _input_format(self) -> dict[str, Any]:
         return self.session.get("audio", {}).get("input", {}).get("format") or {
