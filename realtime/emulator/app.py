@@ -30,7 +30,6 @@ Scope = dict[str, Any]
 Receive = Any
 Send = Any
 
-HANG_SECONDS = 3600
 CALL_ACTION = re.compile(r"^/v1/realtime/calls/(?P<call_id>[^/]+)/(?P<action>[a-z]+)$")
 BETA_PATHS = {"/v1/realtime/sessions", "/v1/realtime/transcription_sessions", "/v1/realtime"}
 STATUS_ERRORS = {
@@ -58,6 +57,13 @@ STATUS_ERRORS = {
 BETA_DISABLED = ApiError(
     "The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API.",
     code="beta_api_shape_disabled",
+)
+INVALID_JSON_BODY = ApiError(
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
+    "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was "
+    "sent was not valid JSON. If you have trouble figuring out how to fix this, please contact "
+    "us through our help center at help.openai.com.)",
+    code=None,
 )
 MISSING_AUTH = (
     "You didn't provide an API key. You need to provide your API key in an Authorization "
@@ -176,7 +182,11 @@ class EmulatorApp:
                 body=_describe_body(request),
             )
             response = await self.api(request)
-        if response is not None:
+        if response is None:
+            # A "hang" fault: never answer; the handler ends when the client gives up.
+            while (await receive())["type"] != "http.disconnect":
+                pass
+        else:
             await response.send(send)
 
     # --- OpenAI's endpoints ------------------------------------------------------------------
@@ -187,7 +197,6 @@ class EmulatorApp:
         fault = self.emulator.take_fault(endpoint) if endpoint else None
         if fault is not None:
             if fault.hang:
-                await asyncio.sleep(HANG_SECONDS)
                 return None
             if fault.delay_ms:
                 await asyncio.sleep(fault.delay_ms / 1000)
@@ -231,13 +240,7 @@ class EmulatorApp:
         try:
             body = json.loads(request.body or b"{}")
         except ValueError:
-            raise ApiError(
-                "We could not parse the JSON body of your request. (HINT: This likely means you "
-                "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, "
-                "but what was sent was not valid JSON. If you have trouble figuring out how to fix "
-                "this, please contact us through our help center at help.openai.com.)",
-                code=None,
-            ) from None
+            raise INVALID_JSON_BODY from None
         ttl, session_request = schema.validate_client_secret_request(body)
         session = schema.effective_session(session_request)
         secret = self.emulator.mint(ttl, session)
@@ -351,7 +354,10 @@ class EmulatorApp:
             raise ApiError(
                 f"No call found with id '{match['call_id']}'.", code="call_not_found", status=404
             )
-        body = json.loads(request.body) if request.body.strip() else {}
+        try:
+            body = json.loads(request.body) if request.body.strip() else {}
+        except ValueError:
+            raise INVALID_JSON_BODY from None
         if action == "accept":
             schema.validate_session_request(body, prefix="", types=("realtime",))
         if action == "refer" and "target_uri" not in body:
@@ -372,7 +378,8 @@ class EmulatorApp:
         if route == ("GET", "/_emulator/state"):
             return Response(200, emulator.describe())
         if route == ("GET", "/_emulator/received"):
-            since = int(request.query.get("since", 0))
+            since_text = request.query.get("since", "0")
+            since = int(since_text) if since_text.isdigit() else 0
             records = list(emulator.received)
             first = emulator.received_total - len(records)
             return Response(

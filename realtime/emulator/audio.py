@@ -25,7 +25,7 @@ FULL_SCALE = 32768.0
 # --- levels -------------------------------------------------------------------------------
 
 
-def duration_ms(pcm: bytes) -> float:
+def duration_ms(pcm: bytes | bytearray) -> float:
     return len(pcm) / BYTES_PER_MS
 
 

@@ -52,6 +52,9 @@ RATE_LIMIT_TOKENS = 40_000
 RATE_LIMITS_DELAY_S = 0.04  # rate_limits.updated trails response.done by ~40 ms
 SEMANTIC_SILENCE_MS = {"low": 800, "medium": 500, "high": 250, "auto": 500}
 MAX_APPEND_BYTES = 15 * 1024 * 1024
+# Silence kept before speech beyond the prefix padding, covering the VAD's onset; older
+# silence can never join a speech item, so it is forgotten (a muted call stays small).
+KEEP_BEFORE_SPEECH_MS = 1000
 
 
 class Output(Protocol):
@@ -69,9 +72,6 @@ class AudioSink(Protocol):
 
     def clear(self) -> bool: ...  # True if audio was queued or playing
 
-    @property
-    def playing(self) -> bool: ...
-
 
 @dataclass
 class Settings:
@@ -86,10 +86,8 @@ class Settings:
 @dataclass
 class ActiveResponse:
     id: str
-    task: asyncio.Task | None = None
     cancel_reason: str | None = None
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
-    item_id: str | None = None
 
 
 class Conversation:
@@ -110,7 +108,7 @@ class Conversation:
         self.on_client_event: Callable[[Any], None] | None = None
         self.conversation_id = ids.conversation_id()
         self.items: dict[str, dict[str, Any]] = {}  # insertion-ordered, like the conversation
-        self.item_audio_ms: dict[str, float] = {}  # assistant audio length, for truncate
+        self.item_audio_ms: dict[str, float] = {}  # each item's audio: usage, truncate
         self.input_buffer = bytearray()
         self.buffer_started_ms = 0  # session-timeline position of input_buffer[0]
         self.speech_item_id: str | None = None
@@ -293,7 +291,7 @@ class Conversation:
         await self.feed_audio(audio.to_internal(data, self._input_format()))
 
     async def _commit(self, event: dict[str, Any]) -> None:
-        buffered_ms = audio.duration_ms(bytes(self.input_buffer))
+        buffered_ms = audio.duration_ms(self.input_buffer)
         if buffered_ms < MIN_COMMIT_MS:
             raise ApiError(
                 "Error committing input audio buffer: buffer too small. Expected at least "
@@ -328,7 +326,8 @@ class Conversation:
         item["status"] = "completed"
         if item["type"] == "message":
             item["content"] = [_stored_part(part) for part in item.get("content", [])]
-        await self._add_item(item, previous_item_id=self._last_item_id())
+        after = {None: self._last_item_id(), "root": None}.get(previous, previous)
+        await self._add_item(item, previous_item_id=after)
 
     async def _item_retrieve(self, event: dict[str, Any]) -> None:
         item = self._find_item(event["item_id"], "item_id")
@@ -429,6 +428,10 @@ class Conversation:
                 await self._speech_started(change.audio_start_ms)
             else:
                 await self._speech_stopped(change.audio_end_ms)
+        if not self.vad.in_speech:
+            keep_ms = self._turn_detection().get("prefix_padding_ms", 300) + KEEP_BEFORE_SPEECH_MS
+            if audio.duration_ms(self.input_buffer) > 2 * keep_ms:  # trim now and then, not always
+                self._drop_buffer(until_ms=self.vad.position_ms - keep_ms)
         await self._check_idle()
 
     async def _check_idle(self) -> None:
@@ -556,7 +559,7 @@ class Conversation:
     def start_response(self, params: dict[str, Any]) -> None:
         response = ActiveResponse(id=ids.response_id())
         self.response = response
-        response.task = self._spawn(self._respond(response, params))
+        self._spawn(self._respond(response, params))
 
     async def _respond(self, response: ActiveResponse, params: dict[str, Any]) -> None:
         modalities = params.get("output_modalities") or self.session.get(
@@ -629,7 +632,6 @@ class Conversation:
             "role": "assistant",
             "content": [],
         }
-        response.item_id = item["id"]
         where = {"response_id": response.id, "item_id": item["id"], "output_index": 0}
         previous = self._last_item_id()
         await self.emit(
@@ -930,7 +932,13 @@ class Conversation:
     # --- helpers ----------------------------------------------------------------------------
 
     async def _add_item(self, item: dict[str, Any], *, previous_item_id: str | None) -> None:
-        self.items[item["id"]] = item
+        """Insert after ``previous_item_id`` (None: at the start) and announce it."""
+        if previous_item_id == self._last_item_id():
+            self.items[item["id"]] = item  # the usual case: at the end
+        else:
+            order = list(self.items.items())
+            at = 0 if previous_item_id is None else list(self.items).index(previous_item_id) + 1
+            self.items = dict([*order[:at], (item["id"], item), *order[at:]])
         await self.emit(
             {"type": "conversation.item.added", "previous_item_id": previous_item_id, "item": item}
         )
@@ -962,7 +970,7 @@ class Conversation:
     def _drop_buffer(self, until_ms: float | None = None) -> None:
         """Forget buffered input audio, all of it or up to a session-timeline position."""
         if until_ms is None:
-            until_ms = self.buffer_started_ms + audio.duration_ms(bytes(self.input_buffer))
+            until_ms = self.buffer_started_ms + audio.duration_ms(self.input_buffer)
         cut = max(0, int((until_ms - self.buffer_started_ms) * audio.BYTES_PER_MS))
         cut -= cut % 2
         del self.input_buffer[:cut]

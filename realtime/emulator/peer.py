@@ -23,8 +23,7 @@ logger = logging.getLogger(__name__)
 
 EVENTS_CHANNEL = "oai-events"
 CONNECT_SECONDS = 30  # a call whose client never connects is closed after this
-FRAME_SAMPLES = 960  # 20 ms at 48 kHz
-FRAME_SECONDS = 0.02
+SILENT_20_MS = b"\0" * (20 * audio.BYTES_PER_MS)
 
 
 class ReplyTrack(MediaStreamTrack):
@@ -50,31 +49,27 @@ class ReplyTrack(MediaStreamTrack):
         self._was_playing = False
         return had_audio
 
-    @property
-    def playing(self) -> bool:
-        return bool(self._queue)
-
     async def recv(self) -> Any:
         if self.readyState != "live":
             raise MediaStreamError
         # Pace by the wall clock, one 20 ms frame at a time, as a microphone would.
         if self._started is None:
             self._started = time.monotonic()
-        wait = self._started + self._pts / 48_000 - time.monotonic()
+        wait = self._started + self._pts / audio.WEBRTC_RATE - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
         if self._queue:
             frame = self._queue.popleft()
             self._was_playing = True
         else:
-            frame = audio.to_webrtc_frames(b"\0" * (FRAME_SAMPLES // 2 * 2), start_pts=0)[0]
+            frame = audio.to_webrtc_frames(SILENT_20_MS, start_pts=0)[0]
             if self._was_playing:
                 self._was_playing = False
                 task = asyncio.ensure_future(self._on_drained())
                 self._notifications.add(task)
                 task.add_done_callback(self._notifications.discard)
         frame.pts = self._pts
-        self._pts += FRAME_SAMPLES
+        self._pts += frame.samples
         return frame
 
 

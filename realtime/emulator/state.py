@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 ENDPOINTS = ("client_secrets", "calls", "hangup", "realtime")
 RECEIVED_LIMIT = 20_000
+SECRETS_BEFORE_PRUNING = 1_000  # expired secrets are forgotten once this many are kept
 _KEY = re.compile(r"\b(sk-|ek_)([A-Za-z0-9_\-]{4,})")
 
 
@@ -93,6 +94,11 @@ class Emulator:
         return secret
 
     def mint(self, ttl: int, session: dict[str, Any]) -> Secret:
+        if len(self.secrets) >= SECRETS_BEFORE_PRUNING:
+            now = time.time()
+            self.secrets = {
+                value: kept for value, kept in self.secrets.items() if kept.expires_at > now
+            }
         secret = Secret(ids.client_secret(), int(time.time()) + ttl, session)
         self.secrets[secret.value] = secret
         return secret

@@ -484,6 +484,64 @@ async def test_truncate_cuts_the_assistant_audio_and_its_transcript(url):
     assert retrieved[-1]["item"]["content"][0]["transcript"] == ""
 
 
+async def test_an_item_is_inserted_after_its_previous_item_id_or_at_the_root(url):
+    def message(text):
+        return {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": text}],
+        }
+
+    async with connect(url, key=KEY) as client:
+        await text_session(client)
+        await client.send({"type": "conversation.item.create", "item": message("first")})
+        first = (await client.until("conversation.item.done"))[-1]["item"]
+        await client.send({"type": "conversation.item.create", "item": message("second")})
+        await client.until("conversation.item.done")
+        await client.send(
+            {
+                "type": "conversation.item.create",
+                "item": message("between"),
+                "previous_item_id": first["id"],
+            }
+        )
+        between = (await client.until("conversation.item.done"))[-1]
+        await client.send(
+            {
+                "type": "conversation.item.create",
+                "item": message("zeroth"),
+                "previous_item_id": "root",
+            }
+        )
+        zeroth = (await client.until("conversation.item.done"))[-1]
+        await client.send(
+            {
+                "type": "conversation.item.create",
+                "item": message("lost"),
+                "previous_item_id": "item_nosuchitem",
+            }
+        )
+        missing = (await client.until("error"))[-1]["error"]
+
+    assert between["previous_item_id"] == first["id"]
+    assert zeroth["previous_item_id"] is None
+    assert (missing["code"], missing["param"]) == ("item_not_found", "previous_item_id")
+
+
+async def test_a_long_silence_does_not_grow_the_input_buffer(url, emulator):
+    async with connect(url, key=KEY) as client:
+        await client.until("session.created")
+        await client.append(silence(20_000))
+        await client.say()
+        events = await client.until("response.done")
+
+    transcript = next(e for e in events if e["type"] == "response.output_audio_transcript.done")[
+        "transcript"
+    ]
+    seconds = float(transcript.split()[2])
+    assert seconds < 3  # the speech and its padding, not the 20 s of silence before it
+
+
 async def test_items_can_be_retrieved_and_deleted(url):
     async with connect(url, key=KEY) as client:
         await text_session(client)
