@@ -74,19 +74,30 @@ MISSING_AUTH = (
 )
 
 
+def query_of(scope: Scope) -> dict[str, str]:
+    query = scope.get("query_string", b"").decode("latin-1")
+    return {key: values[-1] for key, values in parse_qs(query).items()}
+
+
+def headers_of(scope: Scope) -> dict[str, str]:
+    return {
+        name.decode("latin-1").lower(): value.decode("latin-1")
+        for name, value in scope.get("headers", [])
+    }
+
+
+def bearer_of(headers: dict[str, str]) -> str | None:
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 class Request:
     def __init__(self, scope: Scope, body: bytes) -> None:
         self.scope = scope
         self.method: str = scope["method"]
         self.path: str = scope["path"]
-        self.query = {
-            key: values[-1]
-            for key, values in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()
-        }
-        self.headers = {
-            name.decode("latin-1").lower(): value.decode("latin-1")
-            for name, value in scope.get("headers", [])
-        }
+        self.query = query_of(scope)
+        self.headers = headers_of(scope)
         self.body = body
 
     @property
@@ -94,8 +105,7 @@ class Request:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
 
     def bearer(self) -> str | None:
-        scheme, _, token = self.headers.get("authorization", "").partition(" ")
-        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+        return bearer_of(self.headers)
 
 
 class Response:
@@ -502,14 +512,8 @@ class RealtimeSocket:
         self.scope = scope
         self.receive = receive
         self.send = send
-        self.query = {
-            key: values[-1]
-            for key, values in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()
-        }
-        self.headers = {
-            name.decode("latin-1").lower(): value.decode("latin-1")
-            for name, value in scope.get("headers", [])
-        }
+        self.query = query_of(scope)
+        self.headers = headers_of(scope)
         self.subprotocols: list[str] = list(scope.get("subprotocols") or [])
 
     async def run(self) -> None:
@@ -558,8 +562,7 @@ class RealtimeSocket:
         for protocol in self.subprotocols:
             if protocol.startswith("openai-insecure-api-key."):
                 return protocol.removeprefix("openai-insecure-api-key.")
-        scheme, _, token = self.headers.get("authorization", "").partition(" ")
-        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+        return bearer_of(self.headers)
 
     def _open_session(self, call_id: str | None) -> tuple[Conversation, bool]:
         """The conversation this socket speaks for, checked as the service checks it."""

@@ -269,7 +269,7 @@ class Conversation:
         if not isinstance(encoded, str):
             raise ApiError(
                 "Invalid type for 'audio': expected a string, but got "
-                f"{_json_type(encoded)} instead.",
+                f"{schema.json_type(encoded)} instead.",
                 code="invalid_type",
                 param="audio",
             )
@@ -339,7 +339,7 @@ class Conversation:
         if not isinstance(audio_end_ms, int) or isinstance(audio_end_ms, bool):
             raise ApiError(
                 "Invalid type for 'audio_end_ms': expected an integer, but got "
-                f"{_json_type(audio_end_ms)} instead.",
+                f"{schema.json_type(audio_end_ms)} instead.",
                 code="invalid_type",
                 param="audio_end_ms",
             )
@@ -633,23 +633,7 @@ class Conversation:
             "content": [],
         }
         where = {"response_id": response.id, "item_id": item["id"], "output_index": 0}
-        previous = self._last_item_id()
-        await self.emit(
-            {
-                "type": "response.output_item.added",
-                "response_id": response.id,
-                "output_index": 0,
-                "item": dict(item, content=[]),
-            }
-        )
-        self.items[item["id"]] = item
-        await self.emit(
-            {
-                "type": "conversation.item.added",
-                "previous_item_id": previous,
-                "item": dict(item, content=[]),
-            }
-        )
+        previous = await self._open_output_item(response, item)
         empty_part = (
             {"type": "audio", "transcript": ""} if with_audio else {"type": "text", "text": ""}
         )
@@ -685,17 +669,7 @@ class Conversation:
             {"type": "response.content_part.done", **where, "content_index": 0, "part": part}
         )
         item.update(status=final_status, content=[stored])
-        await self.emit(
-            {"type": "conversation.item.done", "previous_item_id": previous, "item": item}
-        )
-        await self.emit(
-            {
-                "type": "response.output_item.done",
-                "response_id": response.id,
-                "output_index": 0,
-                "item": item,
-            }
-        )
+        await self._close_output_item(response, item, previous)
         return item
 
     async def _stream_audio(
@@ -788,19 +762,7 @@ class Conversation:
             "arguments": "",
         }
         where = {"response_id": response.id, "item_id": item["id"], "output_index": 0}
-        previous = self._last_item_id()
-        await self.emit(
-            {
-                "type": "response.output_item.added",
-                "response_id": response.id,
-                "output_index": 0,
-                "item": dict(item),
-            }
-        )
-        self.items[item["id"]] = item
-        await self.emit(
-            {"type": "conversation.item.added", "previous_item_id": previous, "item": dict(item)}
-        )
+        previous = await self._open_output_item(response, item)
         for piece in _pieces(arguments, 16):
             await self.emit(
                 {
@@ -820,6 +782,32 @@ class Conversation:
             }
         )
         item.update(status="completed", arguments=arguments)
+        await self._close_output_item(response, item, previous)
+        return item
+
+    async def _open_output_item(self, response: ActiveResponse, item: dict[str, Any]) -> str | None:
+        """Announce a response's output item (the service sends it to the response first, then
+        to the conversation); returns the item it follows."""
+        previous = self._last_item_id()
+        announced = dict(item, content=[]) if item["type"] == "message" else dict(item)
+        await self.emit(
+            {
+                "type": "response.output_item.added",
+                "response_id": response.id,
+                "output_index": 0,
+                "item": announced,
+            }
+        )
+        self.items[item["id"]] = item
+        await self.emit(
+            {"type": "conversation.item.added", "previous_item_id": previous, "item": announced}
+        )
+        return previous
+
+    async def _close_output_item(
+        self, response: ActiveResponse, item: dict[str, Any], previous: str | None
+    ) -> None:
+        """Finish an output item: the conversation hears first, then the response (as observed)."""
         await self.emit(
             {"type": "conversation.item.done", "previous_item_id": previous, "item": item}
         )
@@ -831,7 +819,6 @@ class Conversation:
                 "item": item,
             }
         )
-        return item
 
     async def _clear_playback(self) -> None:
         if self.audio_sink is not None and self.audio_sink.clear() and self.playing_response_id:
@@ -1097,22 +1084,6 @@ def _audio_tokens_in(ms: float) -> int:
 
 def _audio_tokens_out(ms: float) -> int:
     return math.ceil(ms / 50)
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a decimal"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return "a string"
 
 
 def _log_failure(task: asyncio.Task) -> None:

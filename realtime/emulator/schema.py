@@ -312,7 +312,8 @@ RESPONSE = _obj(
 # --- the walker ---------------------------------------------------------------------------
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """How the service names a JSON value's type in its errors."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -345,7 +346,7 @@ def _join(path: str, key: str) -> str:
 def _invalid_type(path: str, spec: Spec, value: Any) -> ApiError:
     return ApiError(
         f"Invalid type for '{path}': expected {_expected(spec)}, but got "
-        f"{_json_type(value)} instead.",
+        f"{json_type(value)} instead.",
         code="invalid_type",
         param=path,
     )
@@ -574,7 +575,7 @@ def validate_client_secret_request(body: Any) -> tuple[int, dict[str, Any]]:
     """``POST /v1/realtime/client_secrets``: (ttl seconds, the session request)."""
     if not isinstance(body, dict):
         raise ApiError(
-            f"Invalid type for body: expected an object, but got {_json_type(body)} instead.",
+            f"Invalid type for body: expected an object, but got {json_type(body)} instead.",
             code="invalid_type",
         )
     for key in body:

