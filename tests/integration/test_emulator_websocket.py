@@ -38,18 +38,14 @@ async def closed_with(client) -> tuple[int, str]:
 async def text_session(client, **session) -> None:
     """Switch a session to text output with VAD off, and wait for the update."""
     await client.until("session.created")
-    await client.send(
+    await client.update_session(
         {
-            "type": "session.update",
-            "session": {
-                "type": "realtime",
-                "output_modalities": ["text"],
-                "audio": {"input": {"turn_detection": None}},
-                **session,
-            },
+            "type": "realtime",
+            "output_modalities": ["text"],
+            "audio": {"input": {"turn_detection": None}},
+            **session,
         }
     )
-    await client.until("session.updated")
 
 
 async def say_text(client, text: str) -> None:
@@ -319,16 +315,12 @@ async def test_the_audio_reply_is_audible_and_states_what_was_heard(url):
 async def test_input_transcription_reports_the_speech_when_enabled(url):
     async with connect(url, key=KEY) as client:
         await client.until("session.created")
-        await client.send(
+        await client.update_session(
             {
-                "type": "session.update",
-                "session": {
-                    "type": "realtime",
-                    "audio": {"input": {"transcription": {"model": "gpt-4o-mini-transcribe"}}},
-                },
+                "type": "realtime",
+                "audio": {"input": {"transcription": {"model": "gpt-4o-mini-transcribe"}}},
             }
         )
-        await client.until("session.updated")
         await client.say()
         events = await client.until("conversation.item.input_audio_transcription.completed")
 
@@ -341,18 +333,14 @@ async def test_input_transcription_reports_the_speech_when_enabled(url):
 async def test_silence_after_a_reply_past_idle_timeout_triggers_a_prompt(url):
     async with connect(url, key=KEY) as client:
         await client.until("session.created")
-        await client.send(
+        await client.update_session(
             {
-                "type": "session.update",
-                "session": {
-                    "type": "realtime",
-                    "audio": {
-                        "input": {"turn_detection": {"type": "server_vad", "idle_timeout_ms": 5000}}
-                    },
+                "type": "realtime",
+                "audio": {
+                    "input": {"turn_detection": {"type": "server_vad", "idle_timeout_ms": 5000}}
                 },
             }
         )
-        await client.until("session.updated")
         await client.say()
         await client.until("rate_limits.updated")
         await client.append(silence(4900))
@@ -376,13 +364,9 @@ async def test_silence_after_a_reply_past_idle_timeout_triggers_a_prompt(url):
 async def test_with_vad_off_commit_needs_100_ms_and_creates_no_response(url):
     async with connect(url, key=KEY) as client:
         await client.until("session.created")
-        await client.send(
-            {
-                "type": "session.update",
-                "session": {"type": "realtime", "audio": {"input": {"turn_detection": None}}},
-            }
+        await client.update_session(
+            {"type": "realtime", "audio": {"input": {"turn_detection": None}}}
         )
-        await client.until("session.updated")
         await client.send({"type": "input_audio_buffer.commit", "event_id": "evt_commit"})
         empty = await client.next()
         await client.append(audio.synthesize_speech("a few words"))
@@ -626,16 +610,12 @@ async def test_g711_mu_law_in_and_out(url):
     mu_law = {"type": "audio/pcmu"}
     async with connect(url, key=KEY) as client:
         await client.until("session.created")
-        await client.send(
+        await client.update_session(
             {
-                "type": "session.update",
-                "session": {
-                    "type": "realtime",
-                    "audio": {"input": {"format": mu_law}, "output": {"format": mu_law}},
-                },
+                "type": "realtime",
+                "audio": {"input": {"format": mu_law}, "output": {"format": mu_law}},
             }
         )
-        await client.until("session.updated")
         speech = audio.from_internal(
             silence(200) + audio.synthesize_speech("hello there") + silence(600), mu_law
         )
@@ -657,16 +637,12 @@ async def test_a_transcription_session_transcribes_and_never_responds(emulator):
     url = f"{emulator.websocket_url}/realtime?intent=transcription"
     async with connect(url, key=KEY) as client:
         created = await client.next()
-        await client.send(
+        await client.update_session(
             {
-                "type": "session.update",
-                "session": {
-                    "type": "transcription",
-                    "audio": {"input": {"transcription": {"model": "gpt-4o-mini-transcribe"}}},
-                },
+                "type": "transcription",
+                "audio": {"input": {"transcription": {"model": "gpt-4o-mini-transcribe"}}},
             }
         )
-        await client.until("session.updated")
         await client.say()
         events = await client.until("conversation.item.input_audio_transcription.completed")
         with pytest.raises(TimeoutError):

@@ -39,6 +39,11 @@ class RealtimeClient:
                 if event["type"] == event_type:
                     return seen
 
+    async def update_session(self, session: dict[str, Any]) -> dict[str, Any]:
+        """``session.update``, then the effective session its ``session.updated`` reports."""
+        await self.send({"type": "session.update", "session": session})
+        return (await self.until("session.updated"))[-1]["session"]
+
     async def append(self, pcm: bytes, chunk_ms: int = 20) -> None:
         """Stream internal-format audio as input_audio_buffer.append events, 20 ms each."""
         step = chunk_ms * audio.BYTES_PER_MS
