@@ -24,6 +24,20 @@ WEBRTC_FLOWS = ("unified", "ephemeral")
 SECRET_TTL_RANGE = (10, 7200)
 # The largest body the mint and relay accept; a browser's SDP offer is a few KiB.
 MAX_BODY_BYTES = 64 * 1024
+# Every client event type of the GA realtime API: the WebSocket proxy's default allow-list.
+CLIENT_EVENT_TYPES = (
+    "session.update",
+    "input_audio_buffer.append",
+    "input_audio_buffer.commit",
+    "input_audio_buffer.clear",
+    "conversation.item.create",
+    "conversation.item.retrieve",
+    "conversation.item.truncate",
+    "conversation.item.delete",
+    "response.create",
+    "response.cancel",
+    "output_audio_buffer.clear",
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,16 @@ class RealtimeSettings:
     rate_limit: int = 30
     rate_limit_window: int = 60
     error_body_limit: int = 8192
+    tools: tuple[dict[str, Any], ...] = ()
+    allowed_models: tuple[str, ...] = ()
+    lock_session: bool = True
+    proxy_client_events: tuple[str, ...] = CLIENT_EVENT_TYPES
+    proxy_max_frame_bytes: int = 256 * 1024
+    proxy_max_messages_per_second: int = 100
+    proxy_idle_timeout: float = 300.0
+    proxy_max_session_seconds: float = 1800.0
+    proxy_max_sessions_per_user: int = 3
+    proxy_send_timeout: float = 10.0
 
     @classmethod
     def from_settings(cls, source: Any) -> RealtimeSettings:
@@ -53,6 +77,10 @@ class RealtimeSettings:
             field.name: getattr(source, SETTING_NAMES[field.name], field.default)
             for field in fields(cls)
         }
+        for field in fields(cls):
+            # Settings modules naturally hold lists; the frozen settings keep tuples.
+            if isinstance(field.default, tuple) and isinstance(values[field.name], list):
+                values[field.name] = tuple(values[field.name])
         conf = cls(**values)
         conf.validate()
         return conf
@@ -96,6 +124,39 @@ class RealtimeSettings:
             raise _invalid("rate_limit_window", self.rate_limit_window, "must be 1 or more")
         if self.error_body_limit < 256:
             raise _invalid("error_body_limit", self.error_body_limit, "must be 256 or more")
+        for tool in self.tools:
+            if not (
+                isinstance(tool, dict)
+                and tool.get("type") == "function"
+                and isinstance(tool.get("name"), str)
+                and tool["name"]
+            ):
+                raise _invalid(
+                    "tools", tool, 'must be function tools: {"type": "function", "name": …}'
+                )
+        for name in ("allowed_models", "proxy_client_events"):
+            if not all(isinstance(item, str) and item for item in getattr(self, name)):
+                raise _invalid(name, getattr(self, name), "must be a list of names")
+        if unknown := sorted(set(self.proxy_client_events) - set(CLIENT_EVENT_TYPES)):
+            raise _invalid(
+                "proxy_client_events", ",".join(unknown), "are not realtime client event types"
+            )
+        for name in (
+            "proxy_max_frame_bytes",
+            "proxy_max_messages_per_second",
+            "proxy_max_sessions_per_user",
+        ):
+            if getattr(self, name) < 1:
+                raise _invalid(name, getattr(self, name), "must be 1 or more")
+        for name in ("proxy_idle_timeout", "proxy_max_session_seconds", "proxy_send_timeout"):
+            if getattr(self, name) <= 0:
+                raise _invalid(name, getattr(self, name), "must be a positive number of seconds")
+
+    def model_for(self, requested: str | None) -> str:
+        """The model a client asked for if the allow-list names it, else the configured one."""
+        if requested and (requested == self.model or requested in self.allowed_models):
+            return requested
+        return self.model
 
     def session_config(self) -> dict[str, Any]:
         """The GA session object this server asks for (mint body and unified calls)."""
@@ -110,6 +171,8 @@ class RealtimeSettings:
         }
         if not audio_input:
             del session["audio"]["input"]
+        if self.tools:
+            session["tools"] = [dict(tool) for tool in self.tools]
         return session
 
 
@@ -131,6 +194,16 @@ SETTING_NAMES = {
     "rate_limit": "REALTIME_RATE_LIMIT",
     "rate_limit_window": "REALTIME_RATE_LIMIT_WINDOW",
     "error_body_limit": "REALTIME_ERROR_BODY_LIMIT",
+    "tools": "REALTIME_TOOLS",
+    "allowed_models": "REALTIME_ALLOWED_MODELS",
+    "lock_session": "REALTIME_LOCK_SESSION",
+    "proxy_client_events": "REALTIME_PROXY_CLIENT_EVENTS",
+    "proxy_max_frame_bytes": "REALTIME_PROXY_MAX_FRAME_BYTES",
+    "proxy_max_messages_per_second": "REALTIME_PROXY_MAX_MESSAGES_PER_SECOND",
+    "proxy_idle_timeout": "REALTIME_PROXY_IDLE_TIMEOUT",
+    "proxy_max_session_seconds": "REALTIME_PROXY_MAX_SESSION_SECONDS",
+    "proxy_max_sessions_per_user": "REALTIME_PROXY_MAX_SESSIONS_PER_USER",
+    "proxy_send_timeout": "REALTIME_PROXY_SEND_TIMEOUT",
 }
 
 

@@ -4,16 +4,19 @@ Each exchange is written in one database round (one thread hop from async code):
 and the session it belongs to. A call made with an ``ek_`` secret joins the session its
 mint started (matched by the secret's fingerprint); anything else that reached OpenAI
 starts a session of its own; a refusal that never left this server joins a session only if
-its secret names one.
+its secret names one. The WebSocket proxy opens its session first (one per connection) and
+files its exchange under it.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.db import transaction
+from django.utils import timezone
 
 from realtime import upstream
 from realtime.conf import get_settings
@@ -58,6 +61,7 @@ class Exchange:
     total_ms: float = 0.0
     call_id: str = ""
     secret_fingerprint: str = ""
+    session_id: int | None = None
 
     def note_failure(self, error: upstream.UpstreamError, code: str) -> None:
         """Fill the failure fields from what the upstream client raised."""
@@ -110,10 +114,14 @@ def _store(exchange: Exchange) -> UpstreamExchange:
     )
     with transaction.atomic():
         session = _session_for(exchange)
-        return UpstreamExchange.objects.create(session=session, **asdict(exchange))
+        fields = asdict(exchange)
+        del fields["session_id"]
+        return UpstreamExchange.objects.create(session=session, **fields)
 
 
 def _session_for(exchange: Exchange) -> RealtimeSession | None:
+    if exchange.session_id is not None:
+        return RealtimeSession.objects.filter(pk=exchange.session_id).first()
     session = None
     if exchange.secret_fingerprint:
         session = (
@@ -121,7 +129,9 @@ def _session_for(exchange: Exchange) -> RealtimeSession | None:
             .order_by("-id")
             .first()
         )
-    if session is None and exchange.outcome != Outcome.REJECTED:
+    # Only what reached OpenAI starts a session (a proxy token mint never does).
+    reached_upstream = exchange.outcome != Outcome.REJECTED and exchange.upstream_ms is not None
+    if session is None and reached_upstream:
         session = RealtimeSession.objects.create(
             user_id=exchange.user_id,
             client_ip=exchange.client_ip,
@@ -137,3 +147,31 @@ def _session_for(exchange: Exchange) -> RealtimeSession | None:
         session.transport = session.transport or exchange.transport
         session.save(update_fields=["call_id", "transport"])
     return session
+
+
+@sync_to_async
+def open_session(**fields: Any) -> int | None:
+    """Start a session row (the WebSocket proxy's, one per connection); its id, or None if
+    the database refused (the session goes on unrecorded, and the failure is logged)."""
+    fields["user_agent"] = fields.get("user_agent", "")[
+        : RealtimeSession._meta.get_field("user_agent").max_length
+    ]
+    try:
+        return RealtimeSession.objects.create(**fields).pk
+    except Exception:
+        logger.exception("could not record the start of a realtime session; it went on")
+        return None
+
+
+@sync_to_async
+def end_session(session_id: int | None, **fields: Any) -> None:
+    """Stamp a session's end and its totals; best-effort like every record."""
+    if session_id is None:
+        return
+    for name in ("client_close_reason", "upstream_close_reason"):
+        if name in fields:
+            fields[name] = truncate(redact(fields[name]), 150)
+    try:
+        RealtimeSession.objects.filter(pk=session_id).update(ended_at=timezone.now(), **fields)
+    except Exception:
+        logger.exception("could not record the end of realtime session %s", session_id)

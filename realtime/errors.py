@@ -8,6 +8,7 @@ message). The page shows the hint, the admin shows the code, logs carry both.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +62,12 @@ _PROBLEMS = [
         400,
         "The body is not a JSON object.",
         "Send an empty body or a JSON object with Content-Type: application/json.",
+    ),
+    Problem(
+        "invalid_transport",
+        400,
+        "The transport must be 'webrtc' or 'websocket'.",
+        'Send {} for an ek_ secret (WebRTC), or {"transport": "websocket"} for a proxy token.',
     ),
     Problem(
         "unknown_parameter",
@@ -290,3 +297,229 @@ def answer_upstream_failure(error: upstream.UpstreamError, *, ephemeral: bool) -
         body=body,
         summary=body["error"]["message"] if message else f"{body['error']['message']} ({error})",
     )
+
+
+# --- The WebSocket proxy ---------------------------------------------------------------
+# Like OpenAI's realtime socket, the proxy refuses after the upgrade: one ``error`` event,
+# then a close whose reason is ``<type>.<code>``. Close 3000 is OpenAI's code for a refused
+# credential and 4000 for a malformed request; ours are 4000 plus the matching HTTP status
+# (4429 too many, 4502 upstream failed, …), because servers such as daphne may only send
+# 1000 and 3000-4999. Problems without a close code are answered with the error event
+# alone, and the session goes on.
+@dataclass(frozen=True)
+class SocketProblem:
+    code: str
+    close_code: int | None
+    message: str
+    hint: str
+    error_type: str = "invalid_request_error"
+
+    @property
+    def reason(self) -> str:
+        return f"{self.error_type}.{self.code}"
+
+
+_SOCKET_PROBLEMS = [
+    SocketProblem(
+        "missing_credentials",
+        3000,
+        "No proxy token: send 'Authorization: Bearer rtp_…' or the subprotocol "
+        "'openai-insecure-api-key.rtp_…'.",
+        "Mint one with POST /api/realtime/client-secret and the JSON body "
+        '{"transport": "websocket"}, or with manage.py mint_secret --proxy.',
+    ),
+    SocketProblem(
+        "invalid_proxy_token",
+        3000,
+        "The proxy token is not valid.",
+        "Use the value minted by this server, unchanged; mint a fresh one if in doubt.",
+    ),
+    SocketProblem(
+        "proxy_token_expired",
+        3000,
+        "The proxy token has expired.",
+        "Mint a fresh token right before connecting (they last REALTIME_SECRET_TTL seconds).",
+    ),
+    SocketProblem(
+        "openai_key_refused",
+        3000,
+        "This server takes its own proxy tokens, never an OpenAI key.",
+        "Keep OpenAI keys on the server: mint a proxy token and use it as the api_key.",
+    ),
+    SocketProblem(
+        "login_required",
+        3000,
+        "Sign in to start a voice session.",
+        "This server sets REALTIME_REQUIRE_LOGIN; sign in, then connect again.",
+    ),
+    SocketProblem(
+        "origin_not_allowed",
+        4403,
+        "This page's origin may not open a voice session here.",
+        "Serve the page from a host in ALLOWED_HOSTS.",
+    ),
+    SocketProblem(
+        "server_not_configured",
+        4503,
+        PROBLEMS["server_not_configured"].message,
+        PROBLEMS["server_not_configured"].hint,
+        "server_error",
+    ),
+    SocketProblem(
+        "rate_limited",
+        4429,
+        "Too many new sessions from this client.",
+        "Wait a minute, then connect again.",
+    ),
+    SocketProblem(
+        "too_many_sessions",
+        4429,
+        "This user already has the most open voice sessions allowed.",
+        "Close another session first (REALTIME_PROXY_MAX_SESSIONS_PER_USER).",
+    ),
+    SocketProblem(
+        "frame_too_large",
+        4413,
+        "The message is larger than this server accepts.",
+        "Send audio in small chunks (about 20 ms per input_audio_buffer.append).",
+    ),
+    SocketProblem(
+        "message_rate_exceeded",
+        4429,
+        "Too many messages per second.",
+        "Send about 50 audio chunks per second, not more (REALTIME_PROXY_MAX_MESSAGES_PER_SECOND).",
+    ),
+    SocketProblem(
+        "idle_timeout",
+        4408,
+        "The session was closed after a long silence from the client.",
+        "Connect again to continue (REALTIME_PROXY_IDLE_TIMEOUT).",
+    ),
+    SocketProblem(
+        "session_too_long",
+        4408,
+        "The session reached its maximum length.",
+        "Connect again to continue (REALTIME_PROXY_MAX_SESSION_SECONDS).",
+    ),
+    SocketProblem(
+        "client_not_reading",
+        4408,
+        "The client stopped reading the server's messages.",
+        "Read every message the socket delivers, even ones you ignore.",
+    ),
+    SocketProblem(
+        "upstream_unreachable",
+        4502,
+        PROBLEMS["upstream_unreachable"].message,
+        PROBLEMS["upstream_unreachable"].hint,
+        "server_error",
+    ),
+    SocketProblem(
+        "upstream_timeout",
+        4504,
+        PROBLEMS["upstream_timeout"].message,
+        "Try again; if it persists, raise REALTIME_CONNECT_TIMEOUT or check the network path.",
+        "server_error",
+    ),
+    SocketProblem(
+        "upstream_server_error",
+        4502,
+        PROBLEMS["upstream_server_error"].message,
+        PROBLEMS["upstream_server_error"].hint,
+        "server_error",
+    ),
+    SocketProblem(
+        "upstream_connection_lost",
+        4502,
+        "The connection to OpenAI broke.",
+        "Connect again; if it keeps happening, check the network path to OpenAI.",
+        "server_error",
+    ),
+    # Answered in the session, which goes on.
+    SocketProblem(
+        "invalid_json",
+        None,
+        "Invalid event: the message is not JSON.",
+        "Send each event as one JSON object in a text frame.",
+    ),
+    SocketProblem(
+        "invalid_event",
+        None,
+        "Invalid event.",
+        "Send each event as a JSON object with a 'type', in a text frame.",
+    ),
+    SocketProblem(
+        "event_not_allowed",
+        None,
+        "This server does not accept that client event.",
+        "The server's REALTIME_PROXY_CLIENT_EVENTS lists the events it forwards.",
+    ),
+    SocketProblem(
+        "session_locked",
+        None,
+        "This server fixes the session's instructions, tools and model.",
+        "Leave them out of session.update and response.create; REALTIME_LOCK_SESSION is on.",
+    ),
+]
+SOCKET_PROBLEMS: dict[str, SocketProblem] = {found.code: found for found in _SOCKET_PROBLEMS}
+
+
+def socket_error_event(
+    code: str,
+    message: str | None = None,
+    *,
+    client_event_id: str | None = None,
+    param: str | None = None,
+    hint: str | None = None,
+) -> dict[str, Any]:
+    """An ``error`` server event in OpenAI's shape, with our hint beside the message."""
+    found = SOCKET_PROBLEMS.get(code)
+    return {
+        "type": "error",
+        "event_id": f"event_proxy_{secrets.token_hex(8)}",
+        "error": {
+            "type": found.error_type if found else "invalid_request_error",
+            "code": code,
+            "message": message or (found.message if found else code),
+            "param": param,
+            "event_id": client_event_id,
+            "hint": hint or (found.hint if found else GENERIC_UPSTREAM_HINT),
+        },
+    }
+
+
+@dataclass(frozen=True)
+class SocketFailure:
+    """How the proxy tells its client that OpenAI refused or failed the socket."""
+
+    code: str
+    close_code: int
+    reason: str
+    event: dict[str, Any]
+
+
+def socket_upstream_failure(error: upstream.UpstreamError) -> SocketFailure:
+    """An upstream handshake failure as an error event and a close: a 401 or 403 closes with
+    3000 like OpenAI's own credential refusal, a 429 with 4429, another 4xx with 4000, and
+    5xx, a timeout or no connection as ``upstream_*`` (4502, 4504)."""
+    if isinstance(error, upstream.UpstreamHTTPError) and error.status < 500:
+        body = redact_values(error.error) if error.error is not None else {}
+        code = error.code or f"upstream_{error.status}"
+        error_type = str(body.get("type") or "invalid_request_error")
+        close_code = {401: 3000, 403: 3000, 429: 4429}.get(error.status, 4000)
+        event = socket_error_event(
+            code,
+            redact(f"OpenAI refused the session ({error.status}): {error.message}"),
+            param=body.get("param"),
+            hint=upstream_hint(error.error),
+        )
+        event["error"]["type"] = error_type
+        return SocketFailure(code, close_code, f"{error_type}.{code}", event)
+    if isinstance(error, upstream.UpstreamHTTPError):
+        code, message = "upstream_server_error", redact(str(error))
+    elif isinstance(error, upstream.UpstreamTimeout):
+        code, message = "upstream_timeout", None
+    else:
+        code, message = "upstream_unreachable", None
+    found = SOCKET_PROBLEMS[code]
+    return SocketFailure(code, found.close_code, found.reason, socket_error_event(code, message))

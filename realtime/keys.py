@@ -9,8 +9,9 @@ import hashlib
 import re
 from typing import Any
 
-# sk-…, sk-proj-…, ek_…, rk_…: anything shaped like an OpenAI credential.
-_KEY_PATTERN = re.compile(r"\b(sk-|ek_|rk_)[A-Za-z0-9_\-]{8,}")
+# sk-…, sk-proj-…, ek_…, rk_…: anything shaped like an OpenAI credential; rtp_…: our proxy
+# tokens (base64url parts joined by dots).
+_KEY_PATTERN = re.compile(r"\b(sk-|ek_|rk_|rtp_)[A-Za-z0-9_\-]{8,}(?:\.[A-Za-z0-9_\-]+)*")
 
 
 def fingerprint(secret: str) -> str:

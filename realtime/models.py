@@ -50,6 +50,31 @@ class RealtimeSession(Attribution):
     ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
     source = models.CharField(max_length=20, choices=Source.choices, db_index=True)
     transport = models.CharField(max_length=20, choices=Transport.choices, blank=True)
+    # What a proxied WebSocket session did; empty for WebRTC calls, which bypass this server.
+    error_code = models.CharField(
+        _("error code"),
+        max_length=64,
+        blank=True,
+        db_index=True,
+        help_text=_("why the proxy ended the session, if it did"),
+    )
+    client_close_code = models.PositiveSmallIntegerField(
+        _("client close code"), null=True, blank=True
+    )
+    client_close_reason = models.CharField(_("client close reason"), max_length=200, blank=True)
+    upstream_close_code = models.PositiveSmallIntegerField(
+        _("upstream close code"), null=True, blank=True
+    )
+    upstream_close_reason = models.CharField(_("upstream close reason"), max_length=200, blank=True)
+    frames_from_client = models.PositiveIntegerField(_("frames from client"), null=True, blank=True)
+    bytes_from_client = models.PositiveBigIntegerField(
+        _("bytes from client"), null=True, blank=True
+    )
+    frames_to_client = models.PositiveIntegerField(_("frames to client"), null=True, blank=True)
+    bytes_to_client = models.PositiveBigIntegerField(_("bytes to client"), null=True, blank=True)
+    input_tokens = models.PositiveIntegerField(_("input tokens"), null=True, blank=True)
+    output_tokens = models.PositiveIntegerField(_("output tokens"), null=True, blank=True)
+    total_tokens = models.PositiveIntegerField(_("total tokens"), null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]

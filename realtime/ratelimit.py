@@ -1,4 +1,5 @@
-"""A per-client fixed-window request limit kept in Django's cache.
+"""Per-client limits kept in Django's cache: a fixed-window request limit, and a count of
+open proxy sessions.
 
 Fixed windows are cheap (one add or increment per request) and shared by every process
 that shares the cache; their known cost is that a client may spend two windows' worth of
@@ -7,6 +8,7 @@ requests across a window boundary, which is acceptable for a token mint.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -44,3 +46,28 @@ async def _increment(key: str, *, expires_in: int) -> int:
         # The key expired between add and incr: this request opens the next window.
         await cache.aset(key, 1, timeout=expires_in)
         return 1
+
+
+SLOTS_PREFIX = "realtime:slots"
+
+
+async def take_slot(client: str, *, limit: int, lifetime: float) -> bool:
+    """Count one more open session for ``client``; refuse past ``limit`` open at once.
+
+    The count lives in the cache, shared by every process that shares it. It expires
+    ``lifetime`` seconds after the latest session started (no session outlives the session
+    length limit), so a process that dies holding slots cannot lock a user out for good.
+    """
+    key = f"{SLOTS_PREFIX}:{client}"
+    expires_in = int(lifetime) + 60
+    count = await _increment(key, expires_in=expires_in)
+    await cache.atouch(key, expires_in)
+    if count <= limit:
+        return True
+    await release_slot(client)
+    return False
+
+
+async def release_slot(client: str) -> None:
+    with contextlib.suppress(ValueError):  # expired already: nothing to give back
+        await cache.adecr(f"{SLOTS_PREFIX}:{client}")

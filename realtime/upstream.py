@@ -1,7 +1,8 @@
-"""The only module that talks to OpenAI's realtime HTTP endpoints.
+"""The only module that talks to OpenAI: its realtime HTTP endpoints and its WebSocket.
 
 One pooled ``httpx.AsyncClient`` serves the process: it is made on first use and closed on
-shutdown (``realtime.lifecycle``). Failures are a small typed hierarchy so callers decide
+shutdown (``realtime.lifecycle``). WebSocket sessions are opened with ``websockets``, one
+connection per proxied session. Failures are a small typed hierarchy so callers decide
 statuses and records by type, never by parsing strings.
 """
 
@@ -10,10 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
+import websockets
+from websockets.asyncio.client import ClientConnection
 
 from realtime.conf import get_settings
 
@@ -29,7 +34,7 @@ class UpstreamError(Exception):
 class UpstreamHTTPError(UpstreamError):
     """OpenAI answered with an error status."""
 
-    def __init__(self, status: int, body: str, headers: httpx.Headers) -> None:
+    def __init__(self, status: int, body: str, headers: Mapping[str, str]) -> None:
         self.status = status
         self.body = body
         self.retry_after = headers.get("retry-after")
@@ -210,3 +215,68 @@ def _parse_error(body: str) -> dict[str, Any] | None:
     except (ValueError, AttributeError):
         return None
     return error if isinstance(error, dict) else None
+
+
+# OpenAI's events (audio deltas, transcripts, item lists) stay far below this.
+UPSTREAM_MAX_FRAME_BYTES = 16 * 1024 * 1024
+# Frames read ahead from OpenAI before its TCP window closes: the proxy's buffer toward a
+# client that reads slowly is this many frames, not more.
+UPSTREAM_READ_AHEAD_FRAMES = 16
+# Bytes written toward OpenAI before send() waits for the socket to drain.
+UPSTREAM_WRITE_LIMIT = 64 * 1024
+
+
+class RelaySocket(ClientConnection):
+    """A realtime WebSocket that reports when OpenAI stops taking data, and when it resumes,
+    so the proxy can stop reading from its client meanwhile."""
+
+    on_backpressure: Callable[[bool], None] | None = None
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self.on_backpressure is not None:
+            self.on_backpressure(True)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self.on_backpressure is not None:
+            self.on_backpressure(False)
+
+
+def socket_url(model: str) -> str:
+    """``wss://…/realtime?model=…`` from ``OPENAI_BASE_URL`` (http becomes ws)."""
+    base = get_settings().openai_base_url
+    scheme, _, rest = base.partition("://")
+    ws_scheme = {"https": "wss", "http": "ws"}[scheme]
+    return f"{ws_scheme}://{rest}/realtime?{urlencode({'model': model})}"
+
+
+async def open_socket(model: str) -> RelaySocket:
+    """Open a realtime WebSocket session with the server key (GA: no OpenAI-Beta header).
+
+    The real service answers a bad key or model after the upgrade (an ``error`` event, then
+    a close), so success here only means the upgrade happened.
+    """
+    conf = get_settings()
+    try:
+        return await websockets.connect(
+            socket_url(model),
+            additional_headers={"Authorization": f"Bearer {conf.openai_api_key}"},
+            user_agent_header=USER_AGENT,
+            open_timeout=conf.connect_timeout,
+            close_timeout=1.0,
+            # OpenAI's frames are mostly base64 audio: compression costs CPU for little gain.
+            compression=None,
+            create_connection=RelaySocket,
+            max_size=UPSTREAM_MAX_FRAME_BYTES,
+            max_queue=UPSTREAM_READ_AHEAD_FRAMES,
+            write_limit=UPSTREAM_WRITE_LIMIT,
+        )
+    except websockets.InvalidStatus as error:
+        response = error.response
+        body = (response.body or b"").decode("utf-8", "replace")
+        raise UpstreamHTTPError(response.status_code, body, response.headers) from None
+    except TimeoutError as error:
+        raise UpstreamTimeout("the WebSocket upgrade did not finish in time") from error
+    except (OSError, websockets.InvalidHandshake, websockets.InvalidURI) as error:
+        raise UpstreamUnreachable(f"{type(error).__name__}: {error}") from error

@@ -13,7 +13,7 @@ import ipaddress
 import json
 import time
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
@@ -21,7 +21,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 
-from realtime import ratelimit, upstream
+from realtime import ratelimit, tokens, upstream
 from realtime.conf import MAX_BODY_BYTES, get_settings
 from realtime.diagnostics import Exchange, record
 from realtime.errors import BROWSER_HINTS, NO_STORE, answer_upstream_failure, error_response
@@ -30,7 +30,7 @@ from realtime.models import ExchangeKind, Outcome, Source, Transport
 
 T = TypeVar("T")
 # Keys a browser may send to the mint; the server decides everything else.
-MINT_PARAMETERS: frozenset[str] = frozenset()
+MINT_PARAMETERS: frozenset[str] = frozenset({"transport"})
 
 
 @ensure_csrf_cookie
@@ -133,11 +133,14 @@ async def client_secret(request: HttpRequest) -> HttpResponse:
         return refusal
     if refusal := await attempt.check_rate_limit():
         return refusal
-    if refusal := await _check_mint_body(attempt):
-        return refusal
+    body = await _check_mint_body(attempt)
+    if isinstance(body, JsonResponse):
+        return body
     conf = get_settings()
     if not conf.openai_api_key:
         return await attempt.refuse("server_not_configured")
+    if body.get("transport") == Transport.WEBSOCKET:
+        return await _mint_proxy_token(attempt)
     try:
         secret = await attempt.call_upstream(
             upstream.mint_client_secret(conf.session_config(), conf.secret_ttl)
@@ -162,10 +165,11 @@ async def client_secret(request: HttpRequest) -> HttpResponse:
     return response
 
 
-async def _check_mint_body(attempt: RelayAttempt) -> JsonResponse | None:
+async def _check_mint_body(attempt: RelayAttempt) -> dict[str, Any] | JsonResponse:
+    """The mint's JSON body (empty means ``{}``), or the refusal of a malformed one."""
     body = attempt.request.body
     if not body.strip():
-        return None
+        return {}
     try:
         payload = json.loads(body)
     except ValueError:
@@ -176,7 +180,33 @@ async def _check_mint_body(attempt: RelayAttempt) -> JsonResponse | None:
         return await attempt.refuse(
             "unknown_parameter", f"Unknown parameter: {', '.join(map(repr, unknown))}."
         )
-    return None
+    if payload.get("transport", Transport.WEBRTC) not in Transport.values:
+        return await attempt.refuse(
+            "invalid_transport",
+            f"Unknown transport {payload['transport']!r}: use 'webrtc' or 'websocket'.",
+        )
+    return payload
+
+
+async def _mint_proxy_token(attempt: RelayAttempt) -> JsonResponse:
+    """A token for this server's WebSocket proxy: no OpenAI round trip, no OpenAI secret."""
+    conf = get_settings()
+    token = tokens.issue(attempt.exchange.user_id, conf.secret_ttl)
+    attempt.exchange.transport = Transport.WEBSOCKET
+    attempt.exchange.secret_fingerprint = fingerprint(token.value)
+    response = JsonResponse(
+        {
+            "value": token.value,
+            "expires_at": token.expires_at,
+            "model": conf.model,
+            "transport": Transport.WEBSOCKET,
+            # What openai-python takes as websocket_base_url (realtime.routing's SDK path).
+            "websocket_base_url": _websocket_base_url(attempt.request),
+        },
+        headers=NO_STORE,
+    )
+    await attempt.finish(response)
+    return response
 
 
 @csrf_exempt  # a bearer secret needs no CSRF; cookie requests are checked in the view
@@ -234,6 +264,11 @@ async def handshake(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(answer.sdp, status=201, content_type="application/sdp", headers=headers)
     await attempt.finish(response)
     return response
+
+
+def _websocket_base_url(request: HttpRequest) -> str:
+    scheme = "wss" if request.is_secure() else "ws"
+    return f"{scheme}://{request.get_host()}/v1"
 
 
 def _declared_length(request: HttpRequest) -> int:

@@ -9,17 +9,27 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "voiceproject.settings")
 django_application = get_asgi_application()
 
 # Imported after setup: these touch settings and models.
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from realtime.flow import FlowControlMiddleware  # noqa: E402
 from realtime.lifecycle import CloseUpstreamOnShutdown  # noqa: E402
+from realtime.routing import websocket_urlpatterns  # noqa: E402
 
 # Plain `daphne` serves no static files; in development the page's modules come from here.
 http_application = (
     ASGIStaticFilesHandler(django_application) if settings.DEBUG else django_application
 )
-application = ProtocolTypeRouter({"http": http_application})
+application = ProtocolTypeRouter(
+    {
+        "http": http_application,
+        # The session cookie identifies the page's user; the consumer checks the Origin
+        # itself so that a refusal carries a reason and leaves a record.
+        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+    }
+)
 
 if settings.REALTIME_EMULATOR:
     from realtime.emulator.app import EmulatorApp, Mounted
@@ -32,4 +42,5 @@ if settings.REALTIME_EMULATOR:
         "No OPENAI_API_KEY: serving the offline realtime emulator at %s", settings.OPENAI_BASE_URL
     )
 
-application = CloseUpstreamOnShutdown(application)
+# Outermost, where `send` is still the server's own: see realtime.flow.
+application = CloseUpstreamOnShutdown(FlowControlMiddleware(application))

@@ -8,6 +8,7 @@ settings module can turn it into one clear line at start.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -102,6 +103,15 @@ class Env:
         if value is None:
             return list(default)
         return [item.strip() for item in value.split(",") if item.strip()]
+
+    def json(self, name: str, default: Any) -> Any:
+        value = self._values.get(name)
+        if value is None or not value.strip():
+            return default
+        try:
+            return json.loads(value)
+        except ValueError as error:
+            raise ConfigError(f"{name} is not valid JSON: {error}") from None
 
     def origins(self, name: str, default: Iterable[str]) -> list[str]:
         origins = self.list(name, default)

@@ -148,6 +148,30 @@ try:
     REALTIME_ERROR_BODY_LIMIT = env.int(
         "REALTIME_ERROR_BODY_LIMIT", RealtimeSettings.error_body_limit
     )
+    REALTIME_TOOLS = env.json("REALTIME_TOOLS", [])
+    REALTIME_ALLOWED_MODELS = env.list("REALTIME_ALLOWED_MODELS", [])
+    REALTIME_LOCK_SESSION = env.bool("REALTIME_LOCK_SESSION", RealtimeSettings.lock_session)
+    REALTIME_PROXY_CLIENT_EVENTS = env.list(
+        "REALTIME_PROXY_CLIENT_EVENTS", list(RealtimeSettings.proxy_client_events)
+    )
+    REALTIME_PROXY_MAX_FRAME_BYTES = env.int(
+        "REALTIME_PROXY_MAX_FRAME_BYTES", RealtimeSettings.proxy_max_frame_bytes
+    )
+    REALTIME_PROXY_MAX_MESSAGES_PER_SECOND = env.int(
+        "REALTIME_PROXY_MAX_MESSAGES_PER_SECOND", RealtimeSettings.proxy_max_messages_per_second
+    )
+    REALTIME_PROXY_IDLE_TIMEOUT = env.float(
+        "REALTIME_PROXY_IDLE_TIMEOUT", RealtimeSettings.proxy_idle_timeout
+    )
+    REALTIME_PROXY_MAX_SESSION_SECONDS = env.float(
+        "REALTIME_PROXY_MAX_SESSION_SECONDS", RealtimeSettings.proxy_max_session_seconds
+    )
+    REALTIME_PROXY_MAX_SESSIONS_PER_USER = env.int(
+        "REALTIME_PROXY_MAX_SESSIONS_PER_USER", RealtimeSettings.proxy_max_sessions_per_user
+    )
+    REALTIME_PROXY_SEND_TIMEOUT = env.float(
+        "REALTIME_PROXY_SEND_TIMEOUT", RealtimeSettings.proxy_send_timeout
+    )
     RealtimeSettings.from_settings(sys.modules[__name__])
 except ImproperlyConfigured as error:
     # One clear line instead of a traceback: this runs before any server or command starts.

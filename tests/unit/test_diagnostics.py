@@ -9,6 +9,7 @@ pytestmark = pytest.mark.django_db
 
 
 def exchange(**fields) -> Exchange:
+    fields.setdefault("upstream_ms", 0.5)
     return Exchange(kind=ExchangeKind.CALL, source=Source.WEB, total_ms=1.0, **fields)
 
 
@@ -17,6 +18,20 @@ def test_an_exchange_that_reached_upstream_starts_a_session():
 
     assert row.session.call_id == "rtc_1"
     assert row.session.model == "gpt-realtime"
+
+
+def test_a_proxy_token_mint_that_never_reached_upstream_starts_no_session():
+    row = record_sync(
+        Exchange(
+            kind=ExchangeKind.CLIENT_SECRET,
+            source=Source.WEB,
+            transport="websocket",
+            secret_fingerprint="rtp_abc…12",
+        )
+    )
+
+    assert row.session is None
+    assert RealtimeSession.objects.count() == 0
 
 
 def test_a_refused_exchange_without_a_known_secret_has_no_session():
@@ -28,7 +43,12 @@ def test_a_refused_exchange_without_a_known_secret_has_no_session():
 
 def test_a_call_with_a_minted_secret_joins_the_mints_session_and_sets_its_call_id():
     mint = record_sync(
-        Exchange(kind=ExchangeKind.CLIENT_SECRET, source=Source.WEB, secret_fingerprint="ek_1…ab")
+        Exchange(
+            kind=ExchangeKind.CLIENT_SECRET,
+            source=Source.WEB,
+            secret_fingerprint="ek_1…ab",
+            upstream_ms=0.5,
+        )
     )
 
     call = record_sync(exchange(secret_fingerprint="ek_1…ab", call_id="rtc_9", transport="webrtc"))

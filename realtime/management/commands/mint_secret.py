@@ -2,7 +2,8 @@
 
 Prints the secret and its expiry (or JSON with ``--json``). On failure it prints OpenAI's
 message and our hint to stderr, exits 1, and leaves the same diagnostics row a web request
-would, with source ``cli``.
+would, with source ``cli``. With ``--proxy`` it prints a token for this server's WebSocket
+proxy instead (no OpenAI round trip), bound to ``--user`` if given.
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from realtime import upstream
+from realtime import tokens, upstream
 from realtime.conf import SECRET_TTL_RANGE, get_settings
 from realtime.diagnostics import Exchange, record_sync
 from realtime.errors import answer_upstream_failure, problem
 from realtime.keys import fingerprint
-from realtime.models import ExchangeKind, Outcome, Source
+from realtime.models import ExchangeKind, Outcome, Source, Transport
 
 
 class Command(BaseCommand):
@@ -39,6 +41,14 @@ class Command(BaseCommand):
             " (default: REALTIME_SECRET_TTL)",
         )
         parser.add_argument("--json", action="store_true", help="print the whole answer as JSON")
+        parser.add_argument(
+            "--proxy",
+            action="store_true",
+            help="print a token for this server's WebSocket proxy (/v1/realtime) instead",
+        )
+        parser.add_argument(
+            "--user", help="with --proxy: the username the token acts for (default: anonymous)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         conf = get_settings()
@@ -46,6 +56,8 @@ class Command(BaseCommand):
         low, high = SECRET_TTL_RANGE
         if not low <= ttl <= high:
             raise CommandError(f"--ttl must be {low}..{high} seconds, not {ttl}")
+        if options["user"] and not options["proxy"]:
+            raise CommandError("--user only applies to --proxy tokens")
         session = conf.session_config()
         session["model"] = options["model"] or conf.model
         if options["instructions"]:
@@ -64,6 +76,10 @@ class Command(BaseCommand):
             record_sync(exchange)
             missing = problem("server_not_configured")
             raise CommandError(f"{missing.message}\nhint: {missing.hint}", returncode=1)
+
+        if options["proxy"]:
+            self.mint_proxy_token(exchange, ttl, options["user"], started, as_json=options["json"])
+            return
 
         try:
             secret = asyncio.run(_mint(session, ttl))
@@ -100,6 +116,32 @@ class Command(BaseCommand):
         self.stdout.write(
             f"expires {expires:%Y-%m-%d %H:%M:%S} UTC (in {_duration(remaining)}), "
             f"model {exchange.model}"
+        )
+
+    def mint_proxy_token(
+        self, exchange: Exchange, ttl: int, username: str | None, started: float, *, as_json: bool
+    ) -> None:
+        user_id = None
+        if username:
+            user = get_user_model().objects.filter(username=username).first()
+            if user is None or not user.is_active:
+                raise CommandError(f"no active user named {username!r}", returncode=1)
+            user_id = user.pk
+        token = tokens.issue(user_id, ttl)
+        exchange.user_id = user_id
+        exchange.transport = Transport.WEBSOCKET
+        exchange.secret_fingerprint = fingerprint(token.value)
+        exchange.total_ms = (time.perf_counter() - started) * 1000
+        record_sync(exchange)
+        if as_json:
+            answer = {"value": token.value, "expires_at": token.expires_at, "model": exchange.model}
+            self.stdout.write(json.dumps({**answer, "transport": "websocket"}, indent=2))
+            return
+        self.stdout.write(token.value)
+        self.stdout.write(
+            f"expires {datetime.fromtimestamp(token.expires_at, UTC):%Y-%m-%d %H:%M:%S} UTC "
+            f"(in {_duration(ttl)}), proxy token for "
+            f"{username or 'an anonymous user'}; connect to ws://<this server>/v1/realtime"
         )
 
 

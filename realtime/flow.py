@@ -1,0 +1,150 @@
+"""Flow control between the WebSocket proxy and the ASGI server that carries its client.
+
+ASGI has no backpressure of its own: a server either applies it inside ``receive`` and
+``send`` (uvicorn: ``send`` waits for the socket to drain, ``receive`` reads only when
+asked) or buffers without bound (daphne queues every incoming frame and writes every
+outgoing one into Twisted's buffer at once; it also drops close reasons). For daphne the
+proxy reaches the Twisted transport under the connection and uses Twisted's own producer
+API: it stops reading from a client while OpenAI is not taking data, and learns when a
+client stops reading so it can stop reading from OpenAI in turn.
+
+``FlowControlMiddleware`` (outermost in the ASGI stack, where ``send`` is still the
+server's own) lets ``client_flow(scope)`` make a ``ClientFlow``; the consumer uses only
+that interface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any
+
+SCOPE_KEY = "realtime.flow"
+
+
+class ClientFlow:
+    """A server that applies backpressure itself: nothing to do."""
+
+    def pause_reading(self) -> None:
+        """Stop reading the client's frames (its TCP window closes)."""
+
+    def resume_reading(self) -> None:
+        """Read the client's frames again."""
+
+    @property
+    def client_reading(self) -> bool:
+        """False while the client's socket buffer is full (the client is not reading)."""
+        return True
+
+    async def wait_client_reading(self) -> None:
+        """Return once the client is reading again."""
+
+    def close(self, code: int, reason: str) -> bool:
+        """Close the client with a reason if the server's ASGI close would drop it; True if
+        done here, False to send ``websocket.close`` as usual."""
+        return False
+
+    def release(self) -> None:
+        """Detach from the connection at the end of the session."""
+
+
+class TwistedClientFlow(ClientFlow):
+    """daphne: drive the connection's Twisted transport, a streaming producer/consumer.
+
+    Registered as the transport's producer, Twisted calls ``pauseProducing`` when its write
+    buffer passes its limit (64 KiB) and ``resumeProducing`` once it drains. daphne also
+    drops the reason of an ASGI ``websocket.close``; closing through its protocol keeps it.
+    """
+
+    def __init__(self, protocol: Any) -> None:
+        self._protocol = protocol
+        self._transport = transport = protocol.transport
+        self._writable = asyncio.Event()
+        self._writable.set()
+        self._reading_paused = False
+        self._registered = False
+        # daphne upgrades from Twisted's HTTPChannel, which stays registered as the
+        # transport's producer though it gave the transport away; it is safe to replace.
+        previous = getattr(transport, "producer", None)
+        if previous is not None and getattr(previous, "transport", True) is None:
+            transport.unregisterProducer()
+        try:
+            transport.registerProducer(self, True)
+            self._registered = True
+        except RuntimeError:
+            pass  # another producer owns the transport: write without the signal
+
+    # Twisted's IPushProducer, called when the write buffer fills and drains.
+    def pauseProducing(self) -> None:
+        self._writable.clear()
+
+    def resumeProducing(self) -> None:
+        self._writable.set()
+
+    def stopProducing(self) -> None:
+        self._writable.set()  # the connection is gone: wake any waiter
+
+    def pause_reading(self) -> None:
+        if not self._reading_paused:
+            self._reading_paused = True
+            self._transport.pauseProducing()
+
+    def resume_reading(self) -> None:
+        if self._reading_paused:
+            self._reading_paused = False
+            self._transport.resumeProducing()
+
+    @property
+    def client_reading(self) -> bool:
+        return self._writable.is_set()
+
+    async def wait_client_reading(self) -> None:
+        await self._writable.wait()
+
+    def close(self, code: int, reason: str) -> bool:
+        self._protocol.sendClose(code=code, reason=reason)
+        return True
+
+    def release(self) -> None:
+        self.resume_reading()
+        if self._registered:
+            self._registered = False
+            self._transport.unregisterProducer()
+        self._writable.set()
+
+
+def client_flow_for(send: Any) -> ClientFlow:
+    """The flow control for a connection, judged from the server's ``send`` callable."""
+    protocol = _daphne_protocol(send)
+    transport = getattr(protocol, "transport", None)
+    if transport is None or not hasattr(transport, "registerProducer"):
+        return ClientFlow()
+    return TwistedClientFlow(protocol)
+
+
+def _daphne_protocol(send: Any) -> Any:
+    # daphne passes functools.partial(server.handle_reply, protocol) as send.
+    if not isinstance(send, functools.partial) or not send.args:
+        return None
+    owner = getattr(send.func, "__self__", None)
+    if not type(owner).__module__.startswith("daphne."):
+        return None
+    return send.args[0]
+
+
+class FlowControlMiddleware:
+    """Let every WebSocket connection make its ``ClientFlow`` (``client_flow(scope)``)."""
+
+    def __init__(self, application: Any) -> None:
+        self.application = application
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket" and SCOPE_KEY not in scope:
+            scope = {**scope, SCOPE_KEY: functools.partial(client_flow_for, send)}
+        await self.application(scope, receive, send)
+
+
+def client_flow(scope: dict[str, Any]) -> ClientFlow:
+    """The connection's flow control; call once per connection."""
+    make = scope.get(SCOPE_KEY)
+    return make() if make is not None else ClientFlow()
