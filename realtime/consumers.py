@@ -116,7 +116,10 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
         self.upstream.on_backpressure = self.upstream_backpressure
         self.session_id = await session_opened
         await self.accept(self.chosen_subprotocol())
-        await self.upstream.send(proxy.policy_update(self.conf))
+        # OpenAI may already have refused (an error event, then a close): the pump forwards
+        # both, so a failed send here needs no answer of its own.
+        with contextlib.suppress(ConnectionClosed):
+            await self.upstream.send(proxy.policy_update(self.conf))
         self.tasks = [
             asyncio.create_task(self.pump_upstream()),
             asyncio.create_task(self.watch_clock()),
@@ -125,6 +128,7 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.upstream is None or self.closing:
             return
+        self.flow.frame_taken()
         now = self.last_client_frame = self.loop.time()
         size = proxy.frame_size(text_data) if text_data is not None else len(bytes_data or b"")
         self.stats["frames_from_client"] += 1
@@ -298,15 +302,15 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
             await self.record_exchange()
         if self.closing:
             return
-        if code is None or code in {1005, 1006, 1015}:  # no close frame: the link broke
-            await self.end("upstream_connection_lost")
-            return
-        # OpenAI ended the session (after its own error event, already forwarded): close
-        # the client with the same code and reason.
         if relayable_close_code(code):
+            # OpenAI ended the session (after its own error event, already forwarded):
+            # close the client with the same code and reason.
             await self.close_client(code, reason)
-        else:
-            await self.close_client(4502, reason or f"server_error.upstream_closed_{code}")
+            return
+        # No close frame (the link broke) or a code a server may not relay: tell the client
+        # what happened rather than closing silently.
+        detail = f" ({code} {reason})".rstrip() if code is not None else ""
+        await self.end("upstream_connection_lost", f"The connection to OpenAI broke{detail}.")
 
     async def watch_clock(self) -> None:
         """End the session after too long a silence from the client, or too long a session."""

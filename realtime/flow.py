@@ -5,8 +5,9 @@ ASGI has no backpressure of its own: a server either applies it inside ``receive
 asked) or buffers without bound (daphne queues every incoming frame and writes every
 outgoing one into Twisted's buffer at once; it also drops close reasons). For daphne the
 proxy reaches the Twisted transport under the connection and uses Twisted's own producer
-API: it stops reading from a client while OpenAI is not taking data, and learns when a
-client stops reading so it can stop reading from OpenAI in turn.
+API: it stops reading from a client while the frames it already read wait unprocessed or
+while OpenAI is not taking data, and learns when a client stops reading so it can stop
+reading from OpenAI in turn.
 
 ``FlowControlMiddleware`` (outermost in the ASGI stack, where ``send`` is still the
 server's own) lets ``client_flow(scope)`` make a ``ClientFlow``; the consumer uses only
@@ -20,16 +21,24 @@ import functools
 from typing import Any
 
 SCOPE_KEY = "realtime.flow"
+# Frames read from a client but not yet taken by the consumer: past the high mark the
+# server stops reading that client; below the low mark it reads again.
+INBOUND_HIGH_FRAMES = 16
+INBOUND_LOW_FRAMES = 4
 
 
 class ClientFlow:
     """A server that applies backpressure itself: nothing to do."""
 
     def pause_reading(self) -> None:
-        """Stop reading the client's frames (its TCP window closes)."""
+        """Stop reading the client's frames (its TCP window closes): OpenAI is not taking
+        data."""
 
     def resume_reading(self) -> None:
-        """Read the client's frames again."""
+        """Read the client's frames again: OpenAI takes data again."""
+
+    def frame_taken(self) -> None:
+        """The consumer took a frame: the server may read more once it has few left."""
 
     @property
     def client_reading(self) -> bool:
@@ -56,23 +65,27 @@ class TwistedClientFlow(ClientFlow):
     drops the reason of an ASGI ``websocket.close``; closing through its protocol keeps it.
     """
 
-    def __init__(self, protocol: Any) -> None:
+    def __init__(self, protocol: Any, inbound: asyncio.Queue[Any] | None) -> None:
         self._protocol = protocol
         self._transport = transport = protocol.transport
         self._writable = asyncio.Event()
         self._writable.set()
-        self._reading_paused = False
+        self._pauses: set[str] = set()  # why reading is paused: "upstream", "backlog"
+        self._inbound = inbound
+        if inbound is not None:
+            self._watch_inbound(inbound)
         self._registered = False
         # daphne upgrades from Twisted's HTTPChannel, which stays registered as the
-        # transport's producer though it gave the transport away; it is safe to replace.
+        # transport's producer though the transport now feeds the WebSocket protocol; it is
+        # safe to replace.
         previous = getattr(transport, "producer", None)
-        if previous is not None and getattr(previous, "transport", True) is None:
+        if previous is not None and previous is not getattr(transport, "protocol", previous):
             transport.unregisterProducer()
         try:
             transport.registerProducer(self, True)
             self._registered = True
         except RuntimeError:
-            pass  # another producer owns the transport: write without the signal
+            pass
 
     # Twisted's IPushProducer, called when the write buffer fills and drains.
     def pauseProducing(self) -> None:
@@ -84,15 +97,39 @@ class TwistedClientFlow(ClientFlow):
     def stopProducing(self) -> None:
         self._writable.set()  # the connection is gone: wake any waiter
 
+    def _watch_inbound(self, inbound: asyncio.Queue[Any]) -> None:
+        # daphne puts each frame it reads into this queue, unbounded; checking its depth at
+        # each put is the one place that sees every frame as it arrives.
+        put = inbound.put_nowait
+
+        def put_and_check(message: Any) -> None:
+            put(message)
+            if inbound.qsize() >= INBOUND_HIGH_FRAMES:
+                self._pause("backlog")
+
+        inbound.put_nowait = put_and_check  # type: ignore[method-assign]
+
+    def frame_taken(self) -> None:
+        if "backlog" in self._pauses and self._inbound is not None:
+            if self._inbound.qsize() <= INBOUND_LOW_FRAMES:
+                self._resume("backlog")
+
     def pause_reading(self) -> None:
-        if not self._reading_paused:
-            self._reading_paused = True
-            self._transport.pauseProducing()
+        self._pause("upstream")
 
     def resume_reading(self) -> None:
-        if self._reading_paused:
-            self._reading_paused = False
-            self._transport.resumeProducing()
+        self._resume("upstream")
+
+    def _pause(self, reason: str) -> None:
+        if not self._pauses:
+            self._transport.pauseProducing()
+        self._pauses.add(reason)
+
+    def _resume(self, reason: str) -> None:
+        if reason in self._pauses:
+            self._pauses.discard(reason)
+            if not self._pauses:
+                self._transport.resumeProducing()
 
     @property
     def client_reading(self) -> bool:
@@ -106,20 +143,24 @@ class TwistedClientFlow(ClientFlow):
         return True
 
     def release(self) -> None:
-        self.resume_reading()
+        if self._pauses:
+            self._pauses.clear()
+            self._transport.resumeProducing()
         if self._registered:
             self._registered = False
             self._transport.unregisterProducer()
         self._writable.set()
 
 
-def client_flow_for(send: Any) -> ClientFlow:
-    """The flow control for a connection, judged from the server's ``send`` callable."""
+def client_flow_for(receive: Any, send: Any) -> ClientFlow:
+    """The flow control for a connection, judged from the server's callables."""
     protocol = _daphne_protocol(send)
     transport = getattr(protocol, "transport", None)
     if transport is None or not hasattr(transport, "registerProducer"):
         return ClientFlow()
-    return TwistedClientFlow(protocol)
+    # daphne's receive is its connection queue's bound get().
+    inbound = getattr(receive, "__self__", None)
+    return TwistedClientFlow(protocol, inbound if isinstance(inbound, asyncio.Queue) else None)
 
 
 def _daphne_protocol(send: Any) -> Any:
@@ -140,7 +181,7 @@ class FlowControlMiddleware:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "websocket" and SCOPE_KEY not in scope:
-            scope = {**scope, SCOPE_KEY: functools.partial(client_flow_for, send)}
+            scope = {**scope, SCOPE_KEY: functools.partial(client_flow_for, receive, send)}
         await self.application(scope, receive, send)
 
 

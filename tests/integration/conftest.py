@@ -13,6 +13,8 @@ from django.test import AsyncClient
 
 PROJECT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+# The servers' SECRET_KEY, so tests can sign what such a server would (an expired token).
+SERVER_SECRET_KEY = "integration-" + "x" * 40
 
 
 class Server:
@@ -61,18 +63,17 @@ class Server:
             self.process.wait(10)
 
 
-@pytest.fixture
-def server_env(tmp_path, emulator) -> dict[str, str]:
-    """A fresh project environment: its own migrated SQLite file, the emulator upstream."""
+def project_env(database: Path, openai_base_url: str) -> dict[str, str]:
+    """A fresh project environment: its own migrated SQLite file, the given upstream."""
     env = {
         "PATH": os.environ["PATH"],
         "PYTHONUNBUFFERED": "1",  # so output arrives line by line
         "ENV_FILES": "",
         "DEBUG": "true",
-        "SECRET_KEY": "integration-" + "x" * 40,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'server.sqlite3'}",
+        "SECRET_KEY": SERVER_SECRET_KEY,
+        "DATABASE_URL": f"sqlite:///{database}",
         "OPENAI_API_KEY": "sk-test-server-key",
-        "OPENAI_BASE_URL": emulator.base_url,
+        "OPENAI_BASE_URL": openai_base_url,
     }
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
@@ -84,29 +85,34 @@ def server_env(tmp_path, emulator) -> dict[str, str]:
     return env
 
 
+def run_daphne(env: dict[str, str], port: int, **overrides: str) -> Server:
+    """daphne as `make run` starts it, on ``port``, with environment overrides."""
+    server = Server(
+        [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "voiceproject.asgi:application"],
+        {**env, "HOST": "127.0.0.1", "PORT": str(port), **overrides},
+        ready_text="Listening on TCP address",
+    )
+    server.url = f"http://127.0.0.1:{port}"
+    server.websocket_url = f"ws://127.0.0.1:{port}"
+    server.database = env["DATABASE_URL"].removeprefix("sqlite:///")
+    server.env = {**env, **overrides}
+    server.wait_ready()
+    return server
+
+
+@pytest.fixture
+def server_env(tmp_path, emulator) -> dict[str, str]:
+    return project_env(tmp_path / "server.sqlite3", emulator.base_url)
+
+
 @pytest.fixture
 def start_daphne(server_env, unused_tcp_port_factory) -> Iterator[Callable[..., Server]]:
     """Start daphne as `make run` does, on a free port, with environment overrides."""
     servers: list[Server] = []
 
     def start(**overrides: str) -> Server:
-        port = unused_tcp_port_factory()
-        server = Server(
-            [
-                str(BIN / "daphne"),
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "voiceproject.asgi:application",
-            ],
-            {**server_env, "HOST": "127.0.0.1", "PORT": str(port), **overrides},
-            ready_text="Listening on TCP address",
-        )
+        server = run_daphne(server_env, unused_tcp_port_factory(), **overrides)
         servers.append(server)
-        server.url = f"http://127.0.0.1:{port}"
-        server.database = server_env["DATABASE_URL"].removeprefix("sqlite:///")
-        server.wait_ready()
         return server
 
     yield start

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import websockets
+from websockets.http11 import USER_AGENT
 
 from realtime.emulator import audio
 
@@ -38,6 +40,14 @@ class RealtimeClient:
                 seen.append(event)
                 if event["type"] == event_type:
                     return seen
+
+    async def closed(self, seconds: float = 10) -> tuple[int | None, str]:
+        """Read (and keep) every event until the server closes; its close code and reason."""
+        async with asyncio.timeout(seconds):
+            with contextlib.suppress(websockets.ConnectionClosed):
+                while True:
+                    self.events.append(json.loads(await self.socket.recv()))
+        return self.socket.close_code, self.socket.close_reason
 
     async def update_session(self, session: dict[str, Any]) -> dict[str, Any]:
         """``session.update``, then the effective session its ``session.updated`` reports."""
@@ -77,11 +87,18 @@ async def connect(
     key: str | None = None,
     subprotocols: list[str] | None = None,
     headers: dict[str, str] | None = None,
+    user_agent: str | None = None,
+    **options: Any,
 ) -> AsyncIterator[RealtimeClient]:
     extra = dict(headers or {})
     if key is not None:
         extra["Authorization"] = f"Bearer {key}"
     async with websockets.connect(
-        url, additional_headers=extra, subprotocols=subprotocols, max_size=None
+        url,
+        additional_headers=extra,
+        subprotocols=subprotocols,
+        max_size=None,
+        user_agent_header=user_agent or USER_AGENT,
+        **options,
     ) as socket:
         yield RealtimeClient(socket)

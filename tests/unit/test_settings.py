@@ -119,11 +119,55 @@ def test_defaults_are_the_documented_ones():
         ({"rate_limit_window": 0}, "REALTIME_RATE_LIMIT_WINDOW"),
         ({"model": ""}, "REALTIME_MODEL"),
         ({"debug": "yes"}, "REALTIME_DEBUG='yes' must be a bool"),
+        ({"tools": ({"type": "mcp"},)}, "REALTIME_TOOLS"),
+        ({"allowed_models": ("",)}, "REALTIME_ALLOWED_MODELS"),
+        ({"lock_session": "on"}, "REALTIME_LOCK_SESSION"),
+        ({"proxy_client_events": ("session.delete",)}, "REALTIME_PROXY_CLIENT_EVENTS"),
+        ({"proxy_max_frame_bytes": 0}, "REALTIME_PROXY_MAX_FRAME_BYTES"),
+        ({"proxy_max_messages_per_second": 0}, "REALTIME_PROXY_MAX_MESSAGES_PER_SECOND"),
+        ({"proxy_idle_timeout": 0}, "REALTIME_PROXY_IDLE_TIMEOUT"),
+        ({"proxy_max_session_seconds": -1}, "REALTIME_PROXY_MAX_SESSION_SECONDS"),
+        ({"proxy_max_sessions_per_user": 0}, "REALTIME_PROXY_MAX_SESSIONS_PER_USER"),
+        ({"proxy_send_timeout": 0}, "REALTIME_PROXY_SEND_TIMEOUT"),
     ],
 )
 def test_invalid_realtime_settings_name_the_setting(changes, message):
     with pytest.raises(ImproperlyConfigured, match=message):
         RealtimeSettings(**changes).validate()
+
+
+def test_list_settings_may_be_lists_and_are_kept_as_tuples(settings):
+    settings.REALTIME_ALLOWED_MODELS = ["gpt-realtime-mini"]
+    settings.REALTIME_TOOLS = [{"type": "function", "name": "get_weather"}]
+
+    conf = get_settings()
+
+    assert conf.allowed_models == ("gpt-realtime-mini",)
+    assert conf.tools == ({"type": "function", "name": "get_weather"},)
+
+
+def test_a_client_may_choose_only_an_allowed_model():
+    conf = RealtimeSettings(allowed_models=("gpt-realtime-mini",))
+
+    assert conf.model_for("gpt-realtime-mini") == "gpt-realtime-mini"
+    assert conf.model_for("gpt-4o") == "gpt-realtime"
+    assert conf.model_for(None) == "gpt-realtime"
+
+
+def test_configured_tools_are_part_of_the_session_config():
+    tool = {"type": "function", "name": "get_weather", "parameters": {"type": "object"}}
+
+    session = RealtimeSettings(tools=(tool,)).session_config()
+
+    assert session["tools"] == [tool]
+
+
+def test_json_settings_are_parsed_and_bad_json_is_refused():
+    assert Env({"REALTIME_TOOLS": '[{"type": "function", "name": "f"}]'}).json(
+        "REALTIME_TOOLS", []
+    ) == [{"type": "function", "name": "f"}]
+    with pytest.raises(ConfigError, match="REALTIME_TOOLS is not valid JSON"):
+        Env({"REALTIME_TOOLS": "[{"}).json("REALTIME_TOOLS", [])
 
 
 def test_an_invalid_server_key_is_never_shown_in_the_error():
@@ -196,6 +240,8 @@ def test_starting_with_debug_off_and_no_secret_key_fails_with_one_clear_line():
         ("DEBUG", "maybe"),
         ("REALTIME_TRANSPORT", "smoke"),
         ("DATABASE_URL", "nosuchdb://x"),
+        ("REALTIME_TOOLS", "not json"),
+        ("REALTIME_PROXY_IDLE_TIMEOUT", "-5"),
     ],
 )
 def test_starting_with_a_malformed_setting_fails_with_one_line_naming_it(variable, value):
