@@ -37,7 +37,6 @@ from realtime.models import ExchangeKind, Outcome, Source, Transport
 logger = logging.getLogger(__name__)
 
 
-
 def relayable_close_code(code: int) -> bool:
     """Whether the client may be closed with the code OpenAI closed with: daphne (Autobahn)
     lets an application send only 1000 and 3000-4999, which is what OpenAI sends."""

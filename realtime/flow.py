@@ -110,9 +110,12 @@ class TwistedClientFlow(ClientFlow):
         inbound.put_nowait = put_and_check  # type: ignore[method-assign]
 
     def frame_taken(self) -> None:
-        if "backlog" in self._pauses and self._inbound is not None:
-            if self._inbound.qsize() <= INBOUND_LOW_FRAMES:
-                self._resume("backlog")
+        if (
+            "backlog" in self._pauses
+            and self._inbound is not None
+            and self._inbound.qsize() <= INBOUND_LOW_FRAMES
+        ):
+            self._resume("backlog")
 
     def pause_reading(self) -> None:
         self._pause("upstream")

@@ -229,6 +229,8 @@ class Conversation:
             )
             return
         client_event_id = event.get("event_id") if isinstance(event, dict) else None
+        if not isinstance(client_event_id, str):
+            client_event_id = None  # the error event's event_id is a string or null
         if isinstance(event, dict) and isinstance(event.get("audio"), str):
             self._told(dict(event, audio=f"<{len(event['audio'])} base64 characters>"))
         else:
