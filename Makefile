@@ -16,6 +16,7 @@ run: $(VENV)/.installed .env migrate
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	node --test tests/js/
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
@@ -34,6 +35,8 @@ superuser: $(VENV)/.installed .env
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/relay_overhead.py
+	$(BIN)/python bench/ws_proxy.py
+	$(BIN)/python bench/page_latency.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

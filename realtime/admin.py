@@ -189,13 +189,14 @@ class FailureFilter(admin.SimpleListFilter):
     parameter_name = "health"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
-        return [("failed", "has a failed exchange"), ("ok", "all exchanges ok")]
+        return [("failed", "failed"), ("ok", "all ok")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        # A proxied session can fail after a good handshake: its own error code says so.
         if self.value() == "failed":
-            return queryset.filter(failure_count__gt=0)
+            return queryset.filter(Q(failure_count__gt=0) | ~Q(error_code=""))
         if self.value() == "ok":
-            return queryset.filter(failure_count=0)
+            return queryset.filter(failure_count=0, error_code="")
         return queryset
 
 
@@ -211,13 +212,25 @@ class RealtimeSessionAdmin(ReadOnlyAdmin):
         "call_id",
         "exchange_count",
         "failure_display",
+        "error_code",
+        "closes",
+        "total_tokens",
         "ended_at",
     )
-    list_filter = (FailureFilter, "transport", "source", "started_at")
+    list_filter = (
+        FailureFilter,
+        "transport",
+        "source",
+        ("error_code", admin.AllValuesFieldListFilter),
+        "started_at",
+    )
     search_fields = (
         "call_id",
         "client_ip",
         "secret_fingerprint",
+        "error_code",
+        "client_close_reason",
+        "upstream_close_reason",
         "exchanges__error_code",
         "exchanges__upstream_error",
     )
@@ -234,6 +247,12 @@ class RealtimeSessionAdmin(ReadOnlyAdmin):
                 failure_count=Count("exchanges", filter=~Q(exchanges__outcome=Outcome.OK)),
             )
         )
+
+    @admin.display(description="closed (client / OpenAI)")
+    def closes(self, obj: RealtimeSession) -> str:
+        if obj.client_close_code is None and obj.upstream_close_code is None:
+            return "-"
+        return f"{obj.client_close_code or '-'} / {obj.upstream_close_code or '-'}"
 
     @admin.display(description="exchanges", ordering="exchange_count")
     def exchange_count(self, obj: RealtimeSession) -> int:

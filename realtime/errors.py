@@ -64,6 +64,12 @@ _PROBLEMS = [
         "Send an empty body or a JSON object with Content-Type: application/json.",
     ),
     Problem(
+        "invalid_call_id",
+        400,
+        'The body must be JSON {"call_id": "rtc_…"}, naming a call this server relayed.',
+        "Send the X-Realtime-Call-Id the handshake answered with.",
+    ),
+    Problem(
         "invalid_transport",
         400,
         "The transport must be 'webrtc' or 'websocket'.",

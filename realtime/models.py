@@ -89,6 +89,7 @@ class RealtimeSession(Attribution):
 class ExchangeKind(models.TextChoices):
     CLIENT_SECRET = "client_secret", _("client secret")
     CALL = "call", _("WebRTC call")
+    HANGUP = "hangup", _("WebRTC hangup")
     WEBSOCKET = "websocket", _("WebSocket")
 
 

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 import websockets
@@ -185,6 +185,17 @@ async def create_call(
     if not call_id:
         logger.warning("OpenAI answered a call without a Location header; call id unknown")
     return CallAnswer(sdp=answer, call_id=call_id, location=location, status=response.status_code)
+
+
+async def hang_up_call(call_id: str) -> int:
+    """``POST /realtime/calls/{call_id}/hangup`` with the server key; OpenAI's status."""
+    conf = get_settings()
+    response = await _send(
+        "POST",
+        f"{conf.openai_base_url}/realtime/calls/{quote(call_id, safe='')}/hangup",
+        bearer=conf.openai_api_key,
+    )
+    return response.status_code
 
 
 async def _send(method: str, url: str, *, bearer: str, **options: Any) -> httpx.Response:

@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.voice_chat, name="voice_chat"),
     path("api/realtime/client-secret", views.client_secret, name="client_secret"),
     path("api/realtime/handshake", views.handshake, name="handshake"),
+    path("api/realtime/hangup", views.hangup, name="hangup"),
 ]

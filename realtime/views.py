@@ -23,10 +23,10 @@ from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 
 from realtime import ratelimit, tokens, upstream
 from realtime.conf import MAX_BODY_BYTES, get_settings
-from realtime.diagnostics import Exchange, record
+from realtime.diagnostics import Exchange, end_session, record
 from realtime.errors import BROWSER_HINTS, NO_STORE, answer_upstream_failure, error_response
 from realtime.keys import fingerprint
-from realtime.models import ExchangeKind, Outcome, Source, Transport
+from realtime.models import ExchangeKind, Outcome, RealtimeSession, Source, Transport
 
 T = TypeVar("T")
 # Keys a browser may send to the mint; the server decides everything else.
@@ -39,6 +39,9 @@ def voice_chat(request: HttpRequest) -> HttpResponse:
     page_config = {
         "handshakePath": reverse("realtime:handshake"),
         "clientSecretPath": reverse("realtime:client_secret"),
+        "hangupPath": reverse("realtime:hangup"),
+        # realtime.routing's route for the page (WebSocket routes have no reverse()).
+        "websocketPath": "/ws/realtime/",
         "model": conf.model,
         "transport": conf.transport,
         "webrtcFlow": conf.webrtc_flow,
@@ -262,6 +265,48 @@ async def handshake(request: HttpRequest) -> HttpResponse:
     if answer.location:
         headers["Location"] = answer.location
     response = HttpResponse(answer.sdp, status=201, content_type="application/sdp", headers=headers)
+    await attempt.finish(response)
+    return response
+
+
+@csrf_exempt  # checked in the view so that refusals are JSON and recorded
+async def hangup(request: HttpRequest) -> HttpResponse:
+    """End a WebRTC call the page started (Stop): hang up with OpenAI, close its session.
+
+    The call id is the credential: only the page that started the call was given it.
+    """
+    attempt = RelayAttempt(request, ExchangeKind.HANGUP, transport=Transport.WEBRTC)
+    if request.method != "POST":
+        return await attempt.refuse("method_not_allowed", headers={"Allow": "POST"})
+    if (declared := _declared_length(request)) > MAX_BODY_BYTES:
+        return await attempt.refuse("request_too_large", _too_large(declared))
+    if refusal := await attempt.check_browser_session():
+        return refusal
+    if refusal := await attempt.check_rate_limit():
+        return refusal
+    try:
+        payload = json.loads(request.body or b"{}")
+    except ValueError:
+        payload = None
+    call_id = payload.get("call_id") if isinstance(payload, dict) else None
+    if not isinstance(call_id, str) or not call_id.startswith("rtc_") or len(call_id) > 100:
+        return await attempt.refuse("invalid_call_id")
+    attempt.exchange.call_id = call_id
+    session = await RealtimeSession.objects.filter(call_id=call_id).order_by("-id").afirst()
+    attempt.exchange.session_id = session.pk if session else None
+    if not get_settings().openai_api_key:
+        return await attempt.refuse("server_not_configured")
+    try:
+        status = await attempt.call_upstream(upstream.hang_up_call(call_id))
+    except upstream.UpstreamError as error:
+        if isinstance(error, upstream.UpstreamHTTPError) and error.status == 404:
+            status = 404  # already over (the peer left first): the session still ends here
+        else:
+            return await attempt.fail(error, ephemeral=False)
+    attempt.exchange.upstream_status = status
+    if session is not None and session.ended_at is None:
+        await end_session(session.pk)
+    response = HttpResponse(status=204, headers=NO_STORE)
     await attempt.finish(response)
     return response
 

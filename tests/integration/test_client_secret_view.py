@@ -1,8 +1,11 @@
 """POST /api/realtime/client-secret: mint, refusals, upstream failures, and their records."""
 
+import time
+
 import pytest
 from django.contrib.auth import get_user_model
 
+from realtime import tokens
 from realtime.emulator.errors import ApiError
 from realtime.keys import fingerprint
 from realtime.models import RealtimeSession, UpstreamExchange
@@ -287,3 +290,52 @@ async def test_upstream_success_without_a_secret_answers_502(browser, csrf_token
     row = await only_exchange()
     assert (row.outcome, row.upstream_status) == ("invalid_answer", 200)
     assert "captive portal" in row.upstream_error
+
+
+async def test_a_websocket_mint_returns_a_proxy_token_without_asking_openai(
+    browser, csrf_token, emulator
+):
+    response = await mint(browser, csrf_token, data={"transport": "websocket"})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["value"].startswith("rtp_")
+    assert tokens.verify(body["value"]).user_id is None
+    assert body["expires_at"] == pytest.approx(time.time() + 600, abs=5)
+    assert (body["transport"], body["model"]) == ("websocket", "gpt-realtime")
+    assert body["websocket_base_url"] == "ws://testserver/v1"
+    assert response["Cache-Control"] == "no-store"
+    assert emulator.requests("/v1/realtime/client_secrets") == []
+    row = await only_exchange()
+    assert (row.kind, row.transport, row.outcome) == ("client_secret", "websocket", "ok")
+    assert row.secret_fingerprint == fingerprint(body["value"])
+    assert row.upstream_status is None
+    assert row.session is None  # nothing reached OpenAI; the proxy session will have its own
+
+
+async def test_a_websocket_mint_binds_the_token_to_the_signed_in_user(browser):
+    user = await get_user_model().objects.acreate_user("grace", password="correct horse")
+    await browser.aforce_login(user)
+    token = (await browser.get("/")).cookies["csrftoken"].value
+
+    response = await mint(browser, token, data={"transport": "websocket"})
+
+    assert tokens.verify(response.json()["value"]).user_id == user.pk
+
+
+async def test_a_websocket_mint_needs_csrf_like_any_mint(browser, csrf_token):
+    response = await browser.post(
+        URL, data={"transport": "websocket"}, content_type="application/json"
+    )
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "csrf_failed"
+
+
+async def test_an_unknown_transport_is_refused_and_recorded(browser, csrf_token):
+    response = await mint(browser, csrf_token, data={"transport": "carrier-pigeon"})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_transport"
+    row = await only_exchange()
+    assert (row.outcome, row.error_code) == ("rejected", "invalid_transport")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from realtime import tokens
 from realtime.emulator.errors import ApiError
 from realtime.keys import fingerprint
 from realtime.models import UpstreamExchange
@@ -167,3 +168,39 @@ def test_from_a_shell_an_upstream_error_goes_to_stderr_with_exit_status_1(emulat
     assert "OpenAI answered 400: Unknown parameter: 'model'." in result.stderr
     assert "hint: 'model' was sent at the top level" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_proxy_prints_a_token_for_the_websocket_proxy_without_asking_openai(emulator):
+    stdout, _ = mint_secret("--proxy")
+
+    value, expiry = stdout.splitlines()
+    assert tokens.verify(value).user_id is None
+    assert "proxy token for an anonymous user" in expiry
+    assert "/v1/realtime" in expiry
+    assert emulator.requests("/v1/realtime/client_secrets") == []
+    row = UpstreamExchange.objects.get()
+    assert (row.source, row.transport, row.outcome) == ("cli", "websocket", "ok")
+    assert row.secret_fingerprint == fingerprint(value)
+
+
+def test_proxy_binds_the_token_to_a_user_and_honours_ttl_and_json(django_user_model):
+    user = django_user_model.objects.create_user("ada", password="correct horse")
+
+    stdout, _ = mint_secret("--proxy", "--user", "ada", "--ttl", "60", "--json")
+
+    answer = json.loads(stdout)
+    assert tokens.verify(answer["value"]).user_id == user.pk
+    assert answer["expires_at"] == pytest.approx(time.time() + 60, abs=5)
+    assert answer["transport"] == "websocket"
+
+
+def test_proxy_for_an_unknown_user_exits_1():
+    with pytest.raises(CommandError, match="no active user named 'nobody'") as failed:
+        mint_secret("--proxy", "--user", "nobody")
+
+    assert failed.value.returncode == 1
+
+
+def test_user_without_proxy_is_refused():
+    with pytest.raises(CommandError, match="--user only applies to --proxy"):
+        mint_secret("--user", "ada")

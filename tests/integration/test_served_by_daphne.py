@@ -11,7 +11,7 @@ from tests.integration.conftest import Server
 def test_daphne_serves_the_page_its_module_mint_and_relay(daphne, browser_offer):
     with httpx.Client(base_url=daphne.url, timeout=10) as browser:
         page = browser.get("/")
-        module = browser.get("/static/realtime/voice_chat.js")
+        module = browser.get("/static/realtime/webrtc.js")
         minted = browser.post(
             "/api/realtime/client-secret",
             headers={"X-CSRFToken": page.cookies["csrftoken"], "Referer": daphne.url + "/"},

@@ -192,6 +192,37 @@ def test_session_list_counts_exchanges_and_filters_failed_sessions(admin_client,
     assert [s.pk for s in failed_only.context["cl"].result_list] == [rows["failed"].session_id]
 
 
+def test_a_proxied_session_shows_its_closes_tokens_and_why_it_ended(admin_client, rows):
+    proxied = RealtimeSession.objects.create(
+        source=Source.WEBSOCKET_PROXY,
+        transport="websocket",
+        error_code="idle_timeout",
+        client_close_code=4408,
+        client_close_reason="invalid_request_error.idle_timeout",
+        upstream_close_code=1000,
+        frames_from_client=120,
+        bytes_from_client=160_000,
+        frames_to_client=80,
+        bytes_to_client=410_000,
+        input_tokens=40,
+        output_tokens=60,
+        total_tokens=100,
+    )
+
+    listing = admin_client.get(reverse(SESSIONS))
+    failed_only = admin_client.get(reverse(SESSIONS), {"health": "failed"})
+    by_code = admin_client.get(reverse(SESSIONS), {"error_code": "idle_timeout"})
+    detail = admin_client.get(reverse("admin:realtime_realtimesession_change", args=[proxied.pk]))
+
+    page = listing.content.decode()
+    assert "4408 / 1000" in page
+    assert "idle_timeout" in page
+    assert proxied.pk in [s.pk for s in failed_only.context["cl"].result_list]
+    assert [s.pk for s in by_code.context["cl"].result_list] == [proxied.pk]
+    assert "invalid_request_error.idle_timeout" in detail.content.decode()
+    assert "410000" in detail.content.decode() or "410,000" in detail.content.decode()
+
+
 def test_diagnostics_cannot_be_added_or_changed(admin_client, rows):
     add = admin_client.get(reverse("admin:realtime_upstreamexchange_add"))
     change = admin_client.post(

@@ -3,6 +3,7 @@
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from django.contrib.staticfiles import finders
@@ -22,8 +23,9 @@ def test_the_page_renders_with_its_config_and_a_csrf_cookie(client):
     page = response.content.decode()
     assert 'id="realtime-config"' in page
     assert 'type="module"' in page
-    assert "realtime/voice_chat.js" in page
-    assert 'id="start"' in page
+    assert "realtime/app.js" in page
+    for control in ('id="start"', 'id="stop"', 'id="mute"', 'name="transport"', 'id="transcript"'):
+        assert control in page
 
 
 def test_the_page_config_names_the_endpoints_and_choices(client, settings):
@@ -34,6 +36,8 @@ def test_the_page_config_names_the_endpoints_and_choices(client, settings):
 
     assert config["handshakePath"] == "/api/realtime/handshake"
     assert config["clientSecretPath"] == "/api/realtime/client-secret"
+    assert config["hangupPath"] == "/api/realtime/hangup"
+    assert config["websocketPath"] == "/ws/realtime/"
     assert (config["webrtcFlow"], config["debug"], config["transport"]) == (
         "ephemeral",
         True,
@@ -58,8 +62,21 @@ def test_the_page_config_is_embedded_as_json(client):
     assert config["handshakePath"] == "/api/realtime/handshake"
 
 
-def test_the_module_exists_and_is_valid_javascript():
-    path = finders.find("realtime/voice_chat.js")
+@pytest.mark.parametrize(
+    "module",
+    [
+        "realtime/app.js",
+        "realtime/audio.js",
+        "realtime/problems.js",
+        "realtime/transcript.js",
+        "realtime/webrtc.js",
+        "realtime/websocket.js",
+        "realtime/worklets/capture.js",
+        "realtime/worklets/playback.js",
+    ],
+)
+def test_every_module_exists_and_is_valid_javascript(module):
+    path = finders.find(module)
     assert path is not None
     node = shutil.which("node")
     assert node, "node is needed to check the page's modules"
@@ -67,3 +84,17 @@ def test_the_module_exists_and_is_valid_javascript():
     result = subprocess.run([node, "--check", path], capture_output=True, text=True, timeout=30)
 
     assert result.returncode == 0, result.stderr
+
+
+def test_the_page_has_no_inline_script_so_a_strict_csp_can_apply(client):
+    page = client.get("/").content.decode()
+
+    scripts = page.count("<script")
+    assert scripts == 2  # the JSON config (data, not code) and the module
+    assert '<script type="module" src=' in page
+    assert " on" + "click=" not in page
+
+
+def test_the_page_never_uses_script_processor_node():
+    for module in ("realtime/app.js", "realtime/websocket.js", "realtime/webrtc.js"):
+        assert "ScriptProcessor" not in Path(finders.find(module)).read_text()

@@ -1,0 +1,97 @@
+// WebRTC transport: media flows between the browser and OpenAI; the SDP offer goes through
+// this server's handshake relay (never a server key in the page). Events travel on the
+// "oai-events" data channel.
+import { Problem, problemFromResponse } from "./problems.js";
+
+export function csrfToken() {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+// Absolute URLs: a relative relay URL is the seed's "Failed to construct 'URL'" pitfall.
+export function endpoint(path) {
+  return new URL(path, window.location.origin).toString();
+}
+
+export class WebRTCTransport {
+  constructor(config, handlers) {
+    this.config = config;
+    this.handlers = handlers; // { event, sent, connected, failed, outputStream }
+    this.peer = null;
+    this.channel = null;
+    this.microphone = null;
+    this.callId = "";
+  }
+
+  async connect(microphone) {
+    this.microphone = microphone;
+    const peer = (this.peer = new RTCPeerConnection());
+    const channel = (this.channel = peer.createDataChannel("oai-events"));
+    peer.ontrack = (event) => this.handlers.outputStream(event.streams[0]);
+    peer.onconnectionstatechange = () => {
+      if (peer.connectionState === "failed") {
+        this.handlers.failed(new Problem("The WebRTC connection failed.", { code: "webrtc_failed" }));
+      }
+    };
+    for (const track of microphone.getAudioTracks()) peer.addTrack(track, microphone);
+    channel.onopen = () => this.handlers.connected();
+    channel.onmessage = (message) => this.handlers.event(JSON.parse(message.data));
+    await peer.setLocalDescription(await peer.createOffer());
+    const answer = await this.relayOffer(peer.localDescription.sdp);
+    await peer.setRemoteDescription({ type: "answer", sdp: answer });
+  }
+
+  async authorisation() {
+    if (this.config.webrtcFlow !== "ephemeral") return { "X-CSRFToken": csrfToken() };
+    const minted = await fetch(endpoint(this.config.clientSecretPath), {
+      method: "POST",
+      headers: { "X-CSRFToken": csrfToken() },
+      credentials: "same-origin",
+    });
+    if (!minted.ok) throw await problemFromResponse(minted);
+    const { value } = await minted.json();
+    return { Authorization: `Bearer ${value}` };
+  }
+
+  async relayOffer(sdp) {
+    const response = await fetch(endpoint(this.config.handshakePath), {
+      method: "POST",
+      body: sdp,
+      headers: { "Content-Type": "application/sdp", ...(await this.authorisation()) },
+      credentials: "same-origin",
+    });
+    if (!response.ok) throw await problemFromResponse(response);
+    this.callId = response.headers.get("X-Realtime-Call-Id") || "";
+    return response.text();
+  }
+
+  send(event) {
+    if (this.channel?.readyState !== "open") return;
+    this.channel.send(JSON.stringify(event));
+    this.handlers.sent(event);
+  }
+
+  setMuted(muted) {
+    for (const track of this.microphone?.getAudioTracks() || []) track.enabled = !muted;
+  }
+
+  // Barge-in needs nothing here: over WebRTC the service cuts its own output track.
+  interrupt() {}
+
+  close() {
+    this.channel?.close();
+    this.peer?.close();
+    // Tell the server the call is over: it hangs up with OpenAI and closes the session row.
+    if (this.callId) {
+      fetch(endpoint(this.config.hangupPath), {
+        method: "POST",
+        body: JSON.stringify({ call_id: this.callId }),
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+        credentials: "same-origin",
+        keepalive: true,
+      }).catch(() => {});
+    }
+    this.peer = this.channel = null;
+    this.callId = "";
+  }
+}

@@ -1,0 +1,138 @@
+"""The page in a real browser: Debian's Chromium driven by Playwright, with a fake
+microphone that plays synthesised speech, against daphne serving the app and the emulator."""
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, sync_playwright
+
+from tests.integration.conftest import PROJECT, Server, project_env, run_daphne
+from tests.support.browser import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    ONE_TURN,
+    microphone_flag,
+    write_microphone,
+)
+
+ARTIFACTS = PROJECT / "artifacts"
+# The page's own code is not instrumented; this only lets a test see every microphone
+# stream the page opened, to check that Stop ends them.
+RECORD_STREAMS = """
+window.__streams = [];
+const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+navigator.mediaDevices.getUserMedia = async (constraints) => {
+  const stream = await original(constraints);
+  window.__streams.push(stream);
+  return stream;
+};
+"""
+
+
+@pytest.fixture(scope="session")
+def microphones(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("microphones")
+    return {
+        # One turn, then a long silence: the reply plays out undisturbed.
+        "turn": write_microphone(folder / "turn.wav", ONE_TURN),
+        # Speech again while the reply still plays: a barge-in.
+        "barge_in": write_microphone(
+            folder / "barge-in.wav",
+            [
+                ("", 700),
+                ("tell me a long story please", 0),
+                ("", 900),
+                ("wait stop", 0),
+                ("", 6000),
+            ],
+        ),
+    }
+
+
+@pytest.fixture(autouse=True)
+def close_upstream_client() -> None:
+    """Replaces the suite's async fixture of that name: Playwright's sync API owns the
+    event loop here, and these tests make no upstream calls in this process."""
+
+
+@pytest.fixture(scope="module")
+def playwright_driver():
+    # Module-scoped: while the sync API runs, it owns this thread's event loop, which the
+    # rest of the suite's async tests need back.
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture
+def launch(playwright_driver, microphones, tmp_path) -> Iterator[Callable[[str], BrowserContext]]:
+    """A fresh Chromium (fresh profile) whose fake microphone plays the named recording."""
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: .ci/run installs it (apt chromium)"
+    browsers: list[BrowserContext] = []
+
+    def start(microphone: str = "turn") -> BrowserContext:
+        context = playwright_driver.chromium.launch_persistent_context(
+            str(tmp_path / f"profile-{len(browsers)}"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[*CHROMIUM_FLAGS, microphone_flag(microphones[microphone])],
+            permissions=["microphone"],
+        )
+        context.add_init_script(RECORD_STREAMS)
+        browsers.append(context)
+        return context
+
+    yield start
+    for context in browsers:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def page_server(tmp_path_factory, emulator, unused_tcp_port_factory) -> Iterator[Server]:
+    env = project_env(tmp_path_factory.mktemp("page") / "db.sqlite3", emulator.base_url)
+    server = run_daphne(env, unused_tcp_port_factory(), REALTIME_RATE_LIMIT="0")
+    yield server
+    server.kill()
+
+
+@pytest.fixture(scope="module")
+def ephemeral_page_server(tmp_path_factory, emulator, unused_tcp_port_factory) -> Iterator[Server]:
+    env = project_env(tmp_path_factory.mktemp("ephemeral") / "db.sqlite3", emulator.base_url)
+    server = run_daphne(
+        env, unused_tcp_port_factory(), REALTIME_RATE_LIMIT="0", REALTIME_WEBRTC_FLOW="ephemeral"
+    )
+    yield server
+    server.kill()
+
+
+def open_page(context, server: Server, transport: str) -> Page:
+    page = context.pages[0] if context.pages else context.new_page()
+    page.goto(server.url + "/")
+    page.get_by_label("WebSocket" if transport == "websocket" else "WebRTC").check()
+    return page
+
+
+def rows(server: Server, query: str, *params) -> list[dict]:
+    with sqlite3.connect(server.database) as db:
+        db.row_factory = sqlite3.Row
+        return [dict(row) for row in db.execute(query, params)]
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 20, what: str = "a condition"):
+    """Poll another process's state (the emulator's, the server's database)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def save_screenshot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -1,0 +1,70 @@
+// node --test: the live transcript built from server events.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { applyEvent, elideAudio, emptyTranscript } from "../../realtime/static/realtime/transcript.js";
+
+function replay(events) {
+  const transcript = emptyTranscript();
+  for (const event of events) applyEvent(transcript, event);
+  return transcript.turns.map(({ role, text, done }) => ({ role, text, done }));
+}
+
+test("a spoken turn gets the user's bubble before the reply's, in streaming order", () => {
+  assert.deepEqual(
+    replay([
+      { type: "input_audio_buffer.committed", item_id: "item_u" },
+      { type: "response.output_audio_transcript.delta", item_id: "item_a", delta: "I heard" },
+      { type: "conversation.item.input_audio_transcription.delta", item_id: "item_u", delta: "hello" },
+      { type: "response.output_audio_transcript.delta", item_id: "item_a", delta: " you." },
+      { type: "conversation.item.input_audio_transcription.completed", item_id: "item_u", transcript: "Hello." },
+    ]),
+    [
+      { role: "user", text: "Hello.", done: true },
+      { role: "assistant", text: "I heard you.", done: false },
+    ],
+  );
+});
+
+test("the done event's transcript replaces the streamed one", () => {
+  assert.deepEqual(
+    replay([
+      { type: "response.output_audio_transcript.delta", item_id: "a", delta: "Hel" },
+      { type: "response.output_audio_transcript.done", item_id: "a", transcript: "Hello." },
+    ]),
+    [{ role: "assistant", text: "Hello.", done: true }],
+  );
+});
+
+test("typed user messages and text replies are turns too", () => {
+  assert.deepEqual(
+    replay([
+      {
+        type: "conversation.item.added",
+        item: { id: "u", role: "user", content: [{ type: "input_text", text: "hi" }] },
+      },
+      { type: "conversation.item.added", item: { id: "a", role: "assistant", content: [] } },
+      { type: "response.output_text.delta", item_id: "a", delta: "Hey" },
+      { type: "response.output_text.done", item_id: "a", text: "Hey!" },
+    ]),
+    [
+      { role: "user", text: "hi", done: true },
+      { role: "assistant", text: "Hey!", done: true },
+    ],
+  );
+});
+
+test("a truncated reply is marked interrupted; unrelated events change nothing", () => {
+  const transcript = emptyTranscript();
+  applyEvent(transcript, { type: "response.output_audio_transcript.delta", item_id: "a", delta: "Long" });
+  assert.equal(applyEvent(transcript, { type: "session.updated" }), null);
+  const turn = applyEvent(transcript, { type: "conversation.item.truncated", item_id: "a" });
+  assert.equal(turn.interrupted, true);
+});
+
+test("the debug log elides audio but keeps text deltas", () => {
+  const shown = elideAudio({ type: "x", delta: "A".repeat(100), audio: "B".repeat(65) });
+  assert.equal(shown.delta, "<100 base64 characters>");
+  assert.equal(shown.audio, "<65 base64 characters>");
+  assert.equal(elideAudio({ delta: "a short transcript piece" }).delta, "a short transcript piece");
+});
