@@ -132,3 +132,22 @@ def test_speaking_over_the_reply_cuts_it_off_over_websocket(launch, page_server,
     expect(interrupted).to_have_attribute("data-interrupted", "true", timeout=10_000)
     expect(page.locator("#event-log")).to_contain_text("→ conversation.item.truncate")
     page.get_by_role("button", name="Stop").click()
+
+
+def test_the_page_works_on_a_phone_sized_screen_with_the_keyboard(launch, page_server, emulator):
+    page = open_page(launch("turn"), page_server, "websocket")
+    page.set_viewport_size({"width": 375, "height": 740})
+
+    page.get_by_label("WebSocket").focus()
+    page.keyboard.press("Tab")  # from the transport choice to Start
+    focused = page.evaluate("document.activeElement.id")
+    page.keyboard.press("Enter")
+
+    assert focused == "start"
+    expect(page.locator("#status")).to_have_text("connected", timeout=15_000)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scroll
+    for control in ("Start", "Stop", "Mute"):
+        assert page.get_by_role("button", name=control).bounding_box()["width"] > 40
+    page.get_by_role("button", name="Stop").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#status")).to_have_text("idle")

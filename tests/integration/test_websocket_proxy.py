@@ -701,9 +701,8 @@ async def text_turn_request(client: RealtimeClient, text: str) -> None:
 async def stalled_upstream(unused_tcp_port):
     """An upstream that greets, then reads nothing for two seconds, then counts appends.
 
-    The emulator cannot play this part: uvicorn keeps reading a socket its application
-    ignores. A plain websockets server with a one-message queue stops reading, so its TCP
-    window closes, as a congested OpenAI's would.
+    A congested OpenAI, which the emulator has no fault for: a plain websockets server with
+    a one-message queue stops reading while its handler sleeps, so its TCP window closes.
     """
     received: list[str] = []
 
