@@ -44,6 +44,7 @@ sys.path.insert(0, str(PROJECT))
 from bench.emulator_load import cpu_seconds, percentile, resident_mib  # noqa: E402
 from realtime.emulator import audio  # noqa: E402
 from realtime.emulator.testing import EmulatorProcess  # noqa: E402
+from tests.integration.conftest import project_env  # noqa: E402
 
 KEY = "sk-bench-ws-proxy"
 FRAME_MS = 20
@@ -201,26 +202,17 @@ class Relay:
             self.process.kill()
 
 
-def project_env(database: Path, base_url: str) -> dict[str, str]:
-    env = {
-        "PATH": os.environ["PATH"],
-        "ENV_FILES": "",
+def relay_env(database: Path, base_url: str) -> dict[str, str]:
+    """The project's environment (as the integration tests make it), tuned for load: DEBUG
+    off, no per-client limits, the emulator's one accepted key."""
+    return {
+        **project_env(database, base_url),
         "DEBUG": "false",
-        "SECRET_KEY": "bench-" + "k" * 50,
         "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": f"sqlite:///{database}",
         "OPENAI_API_KEY": KEY,
-        "OPENAI_BASE_URL": base_url,
         "REALTIME_RATE_LIMIT": "0",
         "REALTIME_PROXY_MAX_SESSIONS_PER_USER": "100000",
     }
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=PROJECT,
-        env=env,
-        check=True,
-    )
-    return env
 
 
 def proxy_token(env: dict[str, str]) -> str:
@@ -277,7 +269,7 @@ def measure(sessions: int, seconds: float, targets: list[str]) -> list[tuple[str
         tempfile.TemporaryDirectory() as scratch,
         EmulatorProcess("--api-key", KEY, "--audio-chunk-ms", "20") as emulator,
     ):
-        env = project_env(Path(scratch) / "bench.sqlite3", emulator.base_url)
+        env = relay_env(Path(scratch) / "bench.sqlite3", emulator.base_url)
         token = proxy_token(env)
         path = "/realtime?model=gpt-realtime"
         if "direct" in targets:

@@ -125,9 +125,9 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
         ]
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        self.flow.frame_taken()  # even when ignored below: a taken frame frees the backlog
         if self.upstream is None or self.closing:
             return
-        self.flow.frame_taken()
         now = self.last_client_frame = self.loop.time()
         size = proxy.frame_size(text_data) if text_data is not None else len(bytes_data or b"")
         self.stats["frames_from_client"] += 1

@@ -76,6 +76,17 @@ class RelayAttempt:
         await self.finish(response)
         return response
 
+    async def check_browser_post(self) -> JsonResponse | None:
+        """What every JSON endpoint the page posts to checks first: a POST of a sane size,
+        from the page's session (CSRF, login rule), within the rate limit."""
+        if self.request.method != "POST":
+            return await self.refuse("method_not_allowed", headers={"Allow": "POST"})
+        if (declared := _declared_length(self.request)) > MAX_BODY_BYTES:
+            return await self.refuse("request_too_large", _too_large(declared))
+        if refusal := await self.check_browser_session():
+            return refusal
+        return await self.check_rate_limit()
+
     async def check_browser_session(self) -> JsonResponse | None:
         """CSRF and the login rule, for requests authenticated by the session cookie."""
         # Read the body first: the CSRF check parses form bodies, which would consume the
@@ -128,13 +139,7 @@ class RelayAttempt:
 async def client_secret(request: HttpRequest) -> HttpResponse:
     """Mint an ephemeral ``ek_`` secret for the browser; the server key never leaves."""
     attempt = RelayAttempt(request, ExchangeKind.CLIENT_SECRET)
-    if request.method != "POST":
-        return await attempt.refuse("method_not_allowed", headers={"Allow": "POST"})
-    if (declared := _declared_length(request)) > MAX_BODY_BYTES:
-        return await attempt.refuse("request_too_large", _too_large(declared))
-    if refusal := await attempt.check_browser_session():
-        return refusal
-    if refusal := await attempt.check_rate_limit():
+    if refusal := await attempt.check_browser_post():
         return refusal
     body = await _check_mint_body(attempt)
     if isinstance(body, JsonResponse):
@@ -276,13 +281,7 @@ async def hangup(request: HttpRequest) -> HttpResponse:
     The call id is the credential: only the page that started the call was given it.
     """
     attempt = RelayAttempt(request, ExchangeKind.HANGUP, transport=Transport.WEBRTC)
-    if request.method != "POST":
-        return await attempt.refuse("method_not_allowed", headers={"Allow": "POST"})
-    if (declared := _declared_length(request)) > MAX_BODY_BYTES:
-        return await attempt.refuse("request_too_large", _too_large(declared))
-    if refusal := await attempt.check_browser_session():
-        return refusal
-    if refusal := await attempt.check_rate_limit():
+    if refusal := await attempt.check_browser_post():
         return refusal
     try:
         payload = json.loads(request.body or b"{}")
