@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 run: $(VENV)/.installed .env migrate
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/daphne -b $(HOST) -p $(PORT) voiceproject.asgi:application
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test tests/sdk-js/node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	node --test tests/js/
@@ -50,6 +50,12 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# Test-only: the official JS SDK the proxy is checked against. No lock file (it would record
+# download addresses); package.json pins the range.
+tests/sdk-js/node_modules/.installed: tests/sdk-js/package.json
+	npm install --prefix tests/sdk-js --no-package-lock --no-audit --no-fund --loglevel=error
+	touch $@
+
 # A local-development .env on first run: DEBUG on and a fresh SECRET_KEY. Edit it freely;
 # settings from the environment or .env.local take precedence. Never used in production.
 .env: | $(BIN)/python
@@ -59,4 +65,4 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	@echo "wrote $@ (DEBUG=true, new SECRET_KEY) for local development"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info tests/sdk-js/node_modules
