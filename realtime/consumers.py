@@ -301,7 +301,7 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
             await self.record_exchange()
         if self.closing:
             return
-        if relayable_close_code(code):
+        if code is not None and relayable_close_code(code):
             # OpenAI ended the session (after its own error event, already forwarded):
             # close the client with the same code and reason.
             await self.close_client(code, reason)
