@@ -27,6 +27,9 @@ from tests.support.realtime_client import RealtimeClient, connect, silence, type
 
 PROXY_SETTINGS = {
     "REALTIME_RATE_LIMIT": "0",
+    # Tests follow each other faster than a closed session gives its slot back; the limit
+    # has a test of its own.
+    "REALTIME_PROXY_MAX_SESSIONS_PER_USER": "100",
     "REALTIME_PROXY_MAX_MESSAGES_PER_SECOND": "5000",  # tests stream faster than real time
     "REALTIME_CONNECT_TIMEOUT": "1",
     # gpt-4o-mini is no realtime model: choosing it is how a test makes OpenAI refuse.
@@ -34,6 +37,7 @@ PROXY_SETTINGS = {
 }
 TIGHT_SETTINGS = {
     "REALTIME_RATE_LIMIT": "0",
+    "REALTIME_PROXY_MAX_SESSIONS_PER_USER": "100",
     "REALTIME_PROXY_MAX_FRAME_BYTES": "4096",
     "REALTIME_PROXY_MAX_MESSAGES_PER_SECOND": "20",
     "REALTIME_PROXY_IDLE_TIMEOUT": "1",
@@ -109,6 +113,22 @@ def session_row(server, agent: str, timeout: float = 10) -> dict:
             return dict(row)
         assert time.monotonic() < deadline, "no ended session row appeared"
         time.sleep(0.05)  # another process writes it: nothing to await
+
+
+def ended_sessions(server, agent: str, count: int, timeout: float = 10) -> None:
+    """Wait until ``count`` of this test's sessions have ended on the server."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with sqlite3.connect(server.database) as db:
+            (ended,) = db.execute(
+                "select count(*) from realtime_realtimesession where user_agent = ? "
+                "and ended_at is not null",
+                (agent,),
+            ).fetchone()
+        if ended >= count:
+            return
+        assert time.monotonic() < deadline, f"only {ended} of {count} sessions ended"
+        time.sleep(0.05)  # another process writes them: nothing to await
 
 
 def exchange_rows(server, session_id: int) -> list[dict]:
@@ -377,7 +397,8 @@ async def test_sessions_per_user_are_limited(start_daphne, agent):
         await second.next()
         async with sdk_socket(server, agent, token) as third:
             refused = await third.closed()
-    await asyncio.sleep(0)
+    # The server gives slots back as each session ends, after the clients have left.
+    await asyncio.to_thread(ended_sessions, server, agent, 3)
     async with sdk_socket(server, agent, token) as after_closing:
         created = await after_closing.next()
 
