@@ -49,7 +49,13 @@ class Server:
     def interrupt(self, timeout: float = 30) -> int:
         """Stop it as Ctrl-C would; return its exit status once its output is read."""
         self.process.send_signal(signal.SIGINT)
-        status = self.process.wait(timeout)
+        try:
+            status = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(
+                f"the server did not stop within {timeout} s of SIGINT:\n{self.output}"
+            ) from None
         self._reader.join(timeout)
         return status
 
