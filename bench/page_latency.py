@@ -16,7 +16,6 @@ Loopback only; every run ends with Stop.
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from playwright.sync_api import sync_playwright
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
+from bench.relay_overhead import free_port  # noqa: E402
 from realtime.emulator.testing import EmulatorProcess  # noqa: E402
 from tests.integration.conftest import project_env, run_daphne  # noqa: E402
 from tests.support.browser import (  # noqa: E402
@@ -76,12 +76,6 @@ def run_once(
         return timing["connected"] - timing["start"], timing["audio"] - timing["start"]
     finally:
         context.close()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def main() -> None:

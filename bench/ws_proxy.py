@@ -42,6 +42,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
 from bench.emulator_load import cpu_seconds, percentile, resident_mib  # noqa: E402
+from bench.relay_overhead import free_port  # noqa: E402
 from realtime.emulator import audio  # noqa: E402
 from realtime.emulator.testing import EmulatorProcess  # noqa: E402
 from tests.integration.conftest import project_env  # noqa: E402
@@ -225,12 +226,6 @@ def proxy_token(env: dict[str, str]) -> str:
         text=True,
     ).stdout
     return json.loads(output)["value"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def serve_raw_relay(port: int, upstream: str) -> None:

@@ -265,6 +265,18 @@ class FailureAnswer:
         return JsonResponse(self.body, status=self.status, headers={**NO_STORE, **self.headers})
 
 
+def server_side_failure(error: upstream.UpstreamError) -> tuple[str, str | None]:
+    """Our code for a failure that is not OpenAI refusing the request (5xx, a broken
+    answer, a timeout, no connection), and the message to show if the default will not do."""
+    if isinstance(error, upstream.UpstreamHTTPError):
+        return "upstream_server_error", redact(f"OpenAI answered {error.status}: {error.message}")
+    if isinstance(error, upstream.UpstreamTimeout):
+        return "upstream_timeout", None
+    if isinstance(error, upstream.UpstreamInvalidAnswer):
+        return "upstream_invalid_answer", redact(str(error))
+    return "upstream_unreachable", None
+
+
 def answer_upstream_failure(error: upstream.UpstreamError, *, ephemeral: bool) -> FailureAnswer:
     """Upstream 4xx pass through with OpenAI's body and our hint; 5xx, a broken answer or
     no connection are 502; a timeout is 504."""
@@ -287,15 +299,7 @@ def answer_upstream_failure(error: upstream.UpstreamError, *, ephemeral: bool) -
             summary=redact(f"OpenAI answered {error.status}: {error.message}"),
             headers=headers,
         )
-    if isinstance(error, upstream.UpstreamHTTPError):
-        code = "upstream_server_error"
-        message = redact(f"OpenAI answered {error.status}: {error.message}")
-    elif isinstance(error, upstream.UpstreamTimeout):
-        code, message = "upstream_timeout", None
-    elif isinstance(error, upstream.UpstreamInvalidAnswer):
-        code, message = "upstream_invalid_answer", redact(str(error))
-    else:
-        code, message = "upstream_unreachable", None
+    code, message = server_side_failure(error)
     body = error_body(code, message)
     return FailureAnswer(
         code=code,
@@ -521,11 +525,6 @@ def socket_upstream_failure(error: upstream.UpstreamError) -> SocketFailure:
         )
         event["error"]["type"] = error_type
         return SocketFailure(code, close_code, f"{error_type}.{code}", event)
-    if isinstance(error, upstream.UpstreamHTTPError):
-        code, message = "upstream_server_error", redact(str(error))
-    elif isinstance(error, upstream.UpstreamTimeout):
-        code, message = "upstream_timeout", None
-    else:
-        code, message = "upstream_unreachable", None
+    code, message = server_side_failure(error)
     found = SOCKET_PROBLEMS[code]
     return SocketFailure(code, found.close_code, found.reason, socket_error_event(code, message))

@@ -21,7 +21,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 
-from realtime import ratelimit, tokens, upstream
+from realtime import ratelimit, routing, tokens, upstream
 from realtime.conf import MAX_BODY_BYTES, get_settings
 from realtime.diagnostics import Exchange, end_session, record
 from realtime.errors import BROWSER_HINTS, NO_STORE, answer_upstream_failure, error_response
@@ -40,8 +40,7 @@ def voice_chat(request: HttpRequest) -> HttpResponse:
         "handshakePath": reverse("realtime:handshake"),
         "clientSecretPath": reverse("realtime:client_secret"),
         "hangupPath": reverse("realtime:hangup"),
-        # realtime.routing's route for the page (WebSocket routes have no reverse()).
-        "websocketPath": "/ws/realtime/",
+        "websocketPath": routing.PAGE_PATH,
         "model": conf.model,
         "transport": conf.transport,
         "webrtcFlow": conf.webrtc_flow,
@@ -312,7 +311,7 @@ async def hangup(request: HttpRequest) -> HttpResponse:
 
 def _websocket_base_url(request: HttpRequest) -> str:
     scheme = "wss" if request.is_secure() else "ws"
-    return f"{scheme}://{request.get_host()}/v1"
+    return f"{scheme}://{request.get_host()}{routing.SDK_BASE_PATH}"
 
 
 def _declared_length(request: HttpRequest) -> int:

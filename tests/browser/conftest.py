@@ -2,7 +2,6 @@
 microphone that plays synthesised speech, against daphne serving the app and the emulator."""
 
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -118,17 +117,6 @@ def rows(server: Server, query: str, *params) -> list[dict]:
     with sqlite3.connect(server.database) as db:
         db.row_factory = sqlite3.Row
         return [dict(row) for row in db.execute(query, params)]
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 20, what: str = "a condition"):
-    """Poll another process's state (the emulator's, the server's database)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def save_screenshot(page: Page, name: str) -> Path:

@@ -3,7 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import open_page, rows, save_screenshot, wait_for
+from tests.browser.conftest import open_page, rows, save_screenshot
+from tests.support.polling import wait_for
 
 TURN_SECONDS = 30_000  # ms: a spoken turn, its reply at four times real time, and playback
 

@@ -23,6 +23,7 @@ from realtime import tokens
 from realtime.emulator import audio
 from realtime.emulator.testing import EmulatorProcess
 from tests.integration.conftest import PROJECT, SERVER_SECRET_KEY, project_env, run_daphne
+from tests.support.polling import wait_for
 from tests.support.realtime_client import RealtimeClient, connect, silence, types
 
 PROXY_SETTINGS = {
@@ -100,8 +101,8 @@ def server_token(user_id: int | None = None, ttl: int = 60) -> str:
 
 def session_row(server, agent: str, timeout: float = 10) -> dict:
     """The ended session this test's connection left (the server writes it as it ends)."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def ended_row() -> dict | None:
         with sqlite3.connect(server.database) as db:
             db.row_factory = sqlite3.Row
             row = db.execute(
@@ -109,26 +110,24 @@ def session_row(server, agent: str, timeout: float = 10) -> dict:
                 "is not null order by id desc",
                 (agent,),
             ).fetchone()
-        if row is not None:
-            return dict(row)
-        assert time.monotonic() < deadline, "no ended session row appeared"
-        time.sleep(0.05)  # another process writes it: nothing to await
+        return dict(row) if row is not None else None
+
+    return wait_for(ended_row, timeout, what="an ended session row")
 
 
 def ended_sessions(server, agent: str, count: int, timeout: float = 10) -> None:
     """Wait until ``count`` of this test's sessions have ended on the server."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def enough_ended() -> bool:
         with sqlite3.connect(server.database) as db:
             (ended,) = db.execute(
                 "select count(*) from realtime_realtimesession where user_agent = ? "
                 "and ended_at is not null",
                 (agent,),
             ).fetchone()
-        if ended >= count:
-            return
-        assert time.monotonic() < deadline, f"only {ended} of {count} sessions ended"
-        time.sleep(0.05)  # another process writes them: nothing to await
+        return ended >= count
+
+    wait_for(enough_ended, timeout, what=f"{count} sessions to end")
 
 
 def exchange_rows(server, session_id: int) -> list[dict]:
@@ -641,11 +640,12 @@ async def test_when_the_client_closes_the_upstream_socket_closes_within_a_second
     closed_at = time.monotonic()
 
     def upstream_gone() -> bool:
-        while emulator.state()["sessions"] and time.monotonic() - closed_at < 1:
-            time.sleep(0.02)  # another process: poll its state
         return emulator.state()["sessions"] == {}
 
-    assert await asyncio.to_thread(upstream_gone)
+    remaining = 1 - (time.monotonic() - closed_at)
+    assert await asyncio.to_thread(
+        wait_for, upstream_gone, remaining, "the upstream session to end", 0.02
+    )
     assert session_row(proxy, agent)["upstream_close_code"] == 1000
 
 
