@@ -1,19 +1,49 @@
-# `make run` and `make test` work on a fresh clone: each sets up what it needs first.
+# `make run` and `make test` work on a fresh clone: each sets up what it needs first, system
+# packages included (`make deps`).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# Debian's Chromium, which the browser tests drive (tests/support/browser.py).
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint format migrate superuser bench clean
+.PHONY: deps run test lint format migrate superuser bench clean
 
-# HOST and PORT also tell the app its own address: without OPENAI_API_KEY it talks to the
-# offline emulator it serves at http://HOST:PORT/emulator/v1.
-run: $(VENV)/.installed .env migrate
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/daphne -b $(HOST) -p $(PORT) voiceproject.asgi:application
+# The system packages (Debian's names) each target needs. `make deps` alone checks for all.
+RUN_PACKAGES := python3-venv
+TEST_PACKAGES := python3-venv nodejs npm chromium
+DEPS_PACKAGES ?= $(TEST_PACKAGES)
+run lint format migrate superuser: DEPS_PACKAGES = $(RUN_PACKAGES)
+test bench: DEPS_PACKAGES = $(TEST_PACKAGES)
 
-test: $(VENV)/.installed-test tests/sdk-js/node_modules/.installed
+# Install whichever of DEPS_PACKAGES are missing: with apt-get when root on Debian, otherwise
+# stop with one line naming them. When nothing is missing it only looks, in milliseconds.
+deps:
+	@missing=""; \
+	for package in $(DEPS_PACKAGES); do \
+		case $$package in \
+			python3-venv) $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null ;; \
+			nodejs) command -v node >/dev/null ;; \
+			npm) command -v npm >/dev/null ;; \
+			chromium) [ -x "$(CHROMIUM)" ] ;; \
+		esac || missing="$$missing $$package"; \
+	done; \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "make deps: installing$$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y --no-install-recommends $$missing; \
+	else \
+		echo "make deps: missing system packages:$$missing; install them, then run make again: sudo apt-get install$$missing" >&2; \
+		exit 1; \
+	fi
+
+run: deps $(VENV)/.installed .env migrate
+	$(BIN)/daphne -b $(HOST) -p $(PORT) voiceproject.asgi:application
+
+test: deps $(VENV)/.installed-test tests/sdk-js/node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	node --test tests/js/
@@ -33,12 +63,12 @@ migrate: $(VENV)/.installed .env
 superuser: $(VENV)/.installed .env
 	$(BIN)/python manage.py createsuperuser
 
-bench: $(VENV)/.installed-test
+bench: deps $(VENV)/.installed-test
 	$(BIN)/python bench/relay_overhead.py
 	$(BIN)/python bench/ws_proxy.py
 	$(BIN)/python bench/page_latency.py
 
-$(BIN)/python:
+$(BIN)/python: | deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
