@@ -8,6 +8,7 @@ the process refuses to boot instead of failing on the first request.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, fields
 from functools import cache
 from typing import Any
@@ -38,6 +39,9 @@ CLIENT_EVENT_TYPES = (
     "response.cancel",
     "output_audio_buffer.clear",
 )
+# With REALTIME_EMULATOR the app talks to its in-process emulator with this key, known to
+# this process only, so nothing else on the machine can use that emulator.
+EMULATOR_API_KEY = f"sk-emulator-{secrets.token_urlsafe(24)}"
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,8 @@ class RealtimeSettings:
             # Settings modules naturally hold lists; the frozen settings keep tuples.
             if isinstance(field.default, tuple) and isinstance(values[field.name], list):
                 values[field.name] = tuple(values[field.name])
+        if values["emulator"] is True:
+            values["openai_api_key"] = EMULATOR_API_KEY  # never send a real key to a stand-in
         conf = cls(**values)
         conf.validate()
         return conf

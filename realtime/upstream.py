@@ -4,6 +4,9 @@ One pooled ``httpx.AsyncClient`` serves the process: it is made on first use and
 shutdown (``realtime.lifecycle``). WebSocket sessions are opened with ``websockets``, one
 connection per proxied session. Failures are a small typed hierarchy so callers decide
 statuses and records by type, never by parsing strings.
+
+With ``REALTIME_EMULATOR`` the same code talks to the offline emulator served inside this
+process (``realtime.emulator.server``) instead of ``OPENAI_BASE_URL``.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -108,12 +112,30 @@ def get_client() -> httpx.AsyncClient:
 
 
 async def aclose() -> None:
-    """Close the pooled client; the next request makes a new one."""
+    """Close the pooled client (and stop the in-process emulator); the next request makes a
+    new one."""
     global _client, _client_loop
     client, _client, _client_loop = _client, None, None
     if client is not None:
         await client.aclose()
         logger.info("closed the pooled OpenAI HTTP client")
+    in_process = sys.modules.get("realtime.emulator.server")
+    if in_process is not None:  # loaded only where an emulator can run
+        await in_process.stop()
+
+
+async def base_url() -> str:
+    """``OPENAI_BASE_URL``, or the in-process emulator's when it stands in for OpenAI."""
+    conf = get_settings()
+    if not conf.emulator:
+        return conf.openai_base_url
+    # Imported here: the emulator's stack is needed only when it is on.
+    from realtime.emulator import server
+
+    try:
+        return await server.base_url(conf.openai_api_key)
+    except OSError as error:
+        raise UpstreamUnreachable(f"the in-process emulator did not start: {error}") from error
 
 
 async def mint_client_secret(session_config: dict[str, Any], ttl: int) -> ClientSecret:
@@ -125,7 +147,7 @@ async def mint_client_secret(session_config: dict[str, Any], ttl: int) -> Client
     body = {"expires_after": {"anchor": "created_at", "seconds": ttl}, "session": session_config}
     response = await _send(
         "POST",
-        f"{conf.openai_base_url}/realtime/client_secrets",
+        f"{await base_url()}/realtime/client_secrets",
         bearer=conf.openai_api_key,
         json=body,
     )
@@ -158,7 +180,7 @@ async def create_call(
     """
     conf = get_settings()
     model = (session_config or {}).get("model") or conf.model
-    url = f"{conf.openai_base_url}/realtime/calls"
+    url = f"{await base_url()}/realtime/calls"
     request_options: dict[str, Any]
     if session_config is None:
         request_options = {
@@ -192,7 +214,7 @@ async def hang_up_call(call_id: str) -> int:
     conf = get_settings()
     response = await _send(
         "POST",
-        f"{conf.openai_base_url}/realtime/calls/{quote(call_id, safe='')}/hangup",
+        f"{await base_url()}/realtime/calls/{quote(call_id, safe='')}/hangup",
         bearer=conf.openai_api_key,
     )
     return response.status_code
@@ -254,9 +276,8 @@ class RelaySocket(ClientConnection):
             self.on_backpressure(False)
 
 
-def socket_url(model: str) -> str:
-    """``wss://…/realtime?model=…`` from ``OPENAI_BASE_URL`` (http becomes ws)."""
-    base = get_settings().openai_base_url
+def socket_url(base: str, model: str) -> str:
+    """``wss://…/realtime?model=…`` from the API's base URL (http becomes ws)."""
     scheme, _, rest = base.partition("://")
     ws_scheme = {"https": "wss", "http": "ws"}[scheme]
     return f"{ws_scheme}://{rest}/realtime?{urlencode({'model': model})}"
@@ -271,7 +292,7 @@ async def open_socket(model: str) -> RelaySocket:
     conf = get_settings()
     try:
         return await websockets.connect(
-            socket_url(model),
+            socket_url(await base_url(), model),
             additional_headers={"Authorization": f"Bearer {conf.openai_api_key}"},
             user_agent_header=USER_AGENT,
             open_timeout=conf.connect_timeout,

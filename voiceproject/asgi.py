@@ -32,14 +32,8 @@ application = ProtocolTypeRouter(
 )
 
 if settings.REALTIME_EMULATOR:
-    from realtime.emulator.app import EmulatorApp, Mounted
-    from realtime.emulator.state import Emulator
-
-    application = Mounted(
-        application, EmulatorApp(Emulator(api_key=settings.OPENAI_API_KEY)), "/emulator"
-    )
     logging.getLogger("realtime").warning(
-        "No OPENAI_API_KEY: serving the offline realtime emulator at %s", settings.OPENAI_BASE_URL
+        "No OPENAI_API_KEY: the offline realtime emulator stands in for OpenAI in this process"
     )
 
 # Outermost, where `send` is still the server's own: see realtime.flow.

@@ -4,7 +4,6 @@ Every variable is listed in .env.example and in the README's configuration table
 or malformed value stops the process with one line naming it (see the ``except`` at the end).
 """
 
-import secrets
 import sys
 from pathlib import Path
 
@@ -115,17 +114,10 @@ try:
 
     OPENAI_API_KEY = env.str("OPENAI_API_KEY")
     OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", RealtimeSettings.openai_base_url).rstrip("/")
-    # Where this server listens (the Makefile passes them); the in-process emulator's URL.
-    HOST = env.str("HOST", "127.0.0.1")
-    PORT = env.int("PORT", 8000)
-    # With no key in development, talk to the offline emulator served by this same process
-    # (voiceproject.asgi mounts it at /emulator). Never implied with DEBUG off: a production
-    # server without a key answers 503 server_not_configured instead of faking a model.
+    # With no key in development, talk to the offline emulator, which the app serves inside
+    # this same process. Never implied with DEBUG off: a production server without a key
+    # answers 503 server_not_configured instead of faking a model.
     REALTIME_EMULATOR = env.bool("REALTIME_EMULATOR", DEBUG and not OPENAI_API_KEY)
-    if REALTIME_EMULATOR:
-        OPENAI_API_KEY = f"sk-emulator-{secrets.token_urlsafe(24)}"  # known to this process only
-        emulator_host = "127.0.0.1" if HOST in {"0.0.0.0", ""} else HOST  # noqa: S104
-        OPENAI_BASE_URL = f"http://{emulator_host}:{PORT}/emulator/v1"
     REALTIME_MODEL = env.str("REALTIME_MODEL", RealtimeSettings.model)
     REALTIME_VOICE = env.str("REALTIME_VOICE", RealtimeSettings.voice)
     REALTIME_INSTRUCTIONS = env.str("REALTIME_INSTRUCTIONS", RealtimeSettings.instructions)

@@ -8,17 +8,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import socket
 
 import uvicorn
 
 from realtime.emulator.app import EmulatorApp
 from realtime.emulator.conversation import Settings
 from realtime.emulator.fidelity import event_checker
+from realtime.emulator.server import base_url_of, listen, uvicorn_config
 from realtime.emulator.state import Emulator
-
-# input_audio_buffer.append carries up to 15 MiB of base64 audio in one frame.
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
 def main() -> None:
@@ -74,23 +71,9 @@ def main() -> None:
     if options.check_events:
         emulator.settings.check_event = event_checker(emulator.invalid_events)
 
-    listener = socket.socket(socket.AF_INET6 if ":" in options.host else socket.AF_INET)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((options.host, options.port))
-    listener.listen(2048)  # connections queue from here on, so the URL is usable at once
-    host, port = listener.getsockname()[:2]
-    print(f"realtime emulator listening: OPENAI_BASE_URL=http://{host}:{port}/v1", flush=True)
-
-    config = uvicorn.Config(
-        EmulatorApp(emulator),
-        ws="websockets-sansio",
-        ws_max_size=MAX_MESSAGE_BYTES,
-        ws_ping_interval=20,  # the service pings about every 20 s
-        ws_ping_timeout=20,
-        log_level=options.log_level,
-        lifespan="on",
-        timeout_graceful_shutdown=2,
-    )
+    listener = listen(options.host, options.port)
+    print(f"realtime emulator listening: OPENAI_BASE_URL={base_url_of(listener)}", flush=True)
+    config = uvicorn_config(EmulatorApp(emulator), log_level=options.log_level)
     uvicorn.Server(config).run(sockets=[listener])
 
 

@@ -1,8 +1,8 @@
 """The emulator as an ASGI application: OpenAI's realtime paths under ``/v1``, plus a control
 API for tests under ``/_emulator``.
 
-Plain ASGI, no framework: it is served standalone by uvicorn (``python -m realtime.emulator``)
-or mounted inside voiceproject's own ASGI application.
+Plain ASGI, no framework: uvicorn serves it, standalone (``python -m realtime.emulator``) or
+inside the process that uses it instead of OpenAI (``realtime.emulator.server``).
 """
 
 from __future__ import annotations
@@ -418,30 +418,6 @@ class EmulatorApp:
             emulator.secrets[value].expires_at = 0
             return Response(204)
         return Response(404, {"error": f"no control endpoint {request.method} {request.path}"})
-
-
-class Mounted:
-    """Serves an emulator under a path prefix inside another ASGI application (voiceproject
-    mounts one at ``/emulator`` when it runs without an OpenAI key)."""
-
-    def __init__(self, application: Any, emulator: EmulatorApp, prefix: str) -> None:
-        self.application = application
-        self.emulator = emulator
-        self.prefix = prefix.rstrip("/")
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] in {"http", "websocket"} and (
-            path == self.prefix or path.startswith(f"{self.prefix}/")
-        ):
-            inner = dict(
-                scope,
-                path=path[len(self.prefix) :] or "/",
-                root_path=scope.get("root_path", "") + self.prefix,
-            )
-            await self.emulator(inner, receive, send)
-        else:
-            await self.application(scope, receive, send)
 
 
 class DataChannelOutput:

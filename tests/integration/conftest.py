@@ -1,5 +1,7 @@
-"""Real servers in subprocesses: daphne (as `make run` starts it) and `manage.py runserver`."""
+"""Real servers in subprocesses: daphne (as `make run` starts it), `manage.py runserver` and
+uvicorn."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -31,6 +33,9 @@ class Server:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            # Its own process group, so that kill() also ends the child runserver's
+            # autoreloader starts.
+            start_new_session=True,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -64,9 +69,9 @@ class Server:
         return "\n".join(self.lines)
 
     def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
 
 
 def project_env(database: Path, openai_base_url: str) -> dict[str, str]:
@@ -91,19 +96,56 @@ def project_env(database: Path, openai_base_url: str) -> dict[str, str]:
     return env
 
 
-def run_daphne(env: dict[str, str], port: int, **overrides: str) -> Server:
-    """daphne as `make run` starts it, on ``port``, with environment overrides."""
+# How each server is started, and the line it prints once it listens. Only the command line
+# names the address: the app learns nothing of it.
+SERVER_COMMANDS = {
+    "daphne": (
+        [str(BIN / "daphne"), "-b", "{host}", "-p", "{port}", "voiceproject.asgi:application"],
+        "Listening on TCP address",
+    ),
+    # As a newcomer runs it: with the autoreloader, whose child process serves.
+    "runserver": (
+        [sys.executable, "manage.py", "runserver", "{address}"],
+        "Listening on TCP address",
+    ),
+    "uvicorn": (
+        [
+            str(BIN / "uvicorn"),
+            "--host",
+            "{host}",
+            "--port",
+            "{port}",
+            "--ws",
+            "websockets-sansio",
+            "voiceproject.asgi:application",
+        ],
+        "Uvicorn running on",
+    ),
+}
+
+
+def run_server(
+    kind: str, env: dict[str, str], port: int, host: str = "127.0.0.1", **overrides: str
+) -> Server:
+    """Start the project under ``kind`` (see SERVER_COMMANDS) on ``host`` and ``port``."""
+    command, ready_text = SERVER_COMMANDS[kind]
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     server = Server(
-        [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "voiceproject.asgi:application"],
-        {**env, "HOST": "127.0.0.1", "PORT": str(port), **overrides},
-        ready_text="Listening on TCP address",
+        [part.format(host=host, port=port, address=address) for part in command],
+        {**env, **overrides},
+        ready_text=ready_text,
     )
-    server.url = f"http://127.0.0.1:{port}"
-    server.websocket_url = f"ws://127.0.0.1:{port}"
+    server.url = f"http://{address}"
+    server.websocket_url = f"ws://{address}"
     server.database = env["DATABASE_URL"].removeprefix("sqlite:///")
     server.env = {**env, **overrides}
     server.wait_ready()
     return server
+
+
+def run_daphne(env: dict[str, str], port: int, **overrides: str) -> Server:
+    """daphne as `make run` starts it, on ``port``, with environment overrides."""
+    return run_server("daphne", env, port, **overrides)
 
 
 @pytest.fixture

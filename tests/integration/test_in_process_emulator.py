@@ -1,32 +1,133 @@
-"""`make run` without a key: daphne serves the offline emulator itself, and the page works."""
+"""No key in development: the app serves the offline emulator itself, and the page works
+however the server was started, on whatever address, without being told where it listens."""
+
+import asyncio
+import contextlib
+import json
+import socket
+import sqlite3
+from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from realtime import upstream
+from realtime.conf import EMULATOR_API_KEY, RealtimeSettings, get_settings
+from tests.integration.conftest import Server, project_env, run_server
+from tests.support.realtime_client import connect
 from tests.support.webrtc_client import WebRTCClient
 
+# As a newcomer has it: no key, OpenAI's own base URL, and nothing that tells the app where
+# it listens (no HOST, no PORT).
+KEYLESS = {"OPENAI_API_KEY": "", "REALTIME_RATE_LIMIT": "0"}
+OPENAI = "https://api.openai.com/v1"
 
-@pytest.fixture
-def keyless(start_daphne):
-    """daphne in development (DEBUG on) with no OPENAI_API_KEY, as a newcomer runs it."""
-    return start_daphne(OPENAI_API_KEY="", OPENAI_BASE_URL="")
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        ("runserver", "127.0.0.1"),
+        ("daphne", "127.0.0.1"),
+        ("uvicorn", "127.0.0.1"),
+        ("daphne", "::1"),
+    ],
+    ids=["runserver", "daphne", "uvicorn", "daphne-ipv6"],
+)
+def keyless(request, tmp_path_factory, unused_tcp_port_factory) -> Iterator[Server]:
+    kind, host = request.param
+    env = project_env(tmp_path_factory.mktemp(kind) / "db.sqlite3", OPENAI)
+    server = run_server(kind, env, unused_tcp_port_factory(), host, **KEYLESS)
+    yield server
+    server.kill()
 
 
-def test_the_page_says_it_is_the_offline_emulator(keyless):
-    page = httpx.get(f"{keyless.url}/", timeout=10)
+@contextlib.asynccontextmanager
+async def page_session(server: Server):
+    """A browser that has loaded the page: its cookies, and the CSRF header to post with."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as browser:
+        page = await browser.get("/")
+        assert page.status_code == 200, page.text
+        browser.headers["X-CSRFToken"] = page.cookies["csrftoken"]
+        yield browser, page
 
-    assert page.status_code == 200
-    assert 'id="emulator-notice"' in page.text
-    assert "OPENAI_API_KEY" in page.text
-    assert "No OPENAI_API_KEY: serving the offline realtime emulator" in keyless.output
+
+async def call_through_the_relay(browser: httpx.AsyncClient, bearer: str | None) -> str:
+    """Relay a WebRTC offer, connect, see the session open; hang up. Return the call id."""
+    client = WebRTCClient()
+    headers = {"Content-Type": "application/sdp"}
+    if bearer is not None:
+        headers["Authorization"] = f"Bearer {bearer}"
+    try:
+        answer = await browser.post(
+            "/api/realtime/handshake", content=await client.offer(), headers=headers
+        )
+        assert answer.status_code == 201, answer.text
+        await client.accept(answer.text)
+        first = await client.events.get()
+        assert first["type"] == "session.created"
+        assert first["session"]["model"] == RealtimeSettings.model
+    finally:
+        await client.close()
+    call_id = answer.headers["X-Realtime-Call-Id"]
+    hung_up = await browser.post("/api/realtime/hangup", json={"call_id": call_id})
+    assert hung_up.status_code == 204, hung_up.text
+    return call_id
+
+
+async def test_the_page_flow_works_on_the_in_process_emulator(keyless):
+    async with page_session(keyless) as (browser, page):
+        assert 'id="emulator-notice"' in page.text
+        minted = await browser.post("/api/realtime/client-secret")
+        assert minted.status_code == 200, minted.text
+        assert minted.json()["value"].startswith("ek_")
+
+        ephemeral_call = await call_through_the_relay(browser, minted.json()["value"])
+        unified_call = await call_through_the_relay(browser, None)
+
+        async with connect(
+            f"{keyless.websocket_url}/ws/realtime/",
+            headers={"Origin": keyless.url},
+        ) as proxied:
+            await proxied.until("session.updated")
+            await proxied.send(
+                {
+                    "type": "conversation.item.create",
+                    "item": {
+                        "type": "message",
+                        "role": "user",
+                        "content": [{"type": "input_text", "text": "hello"}],
+                    },
+                }
+            )
+            await proxied.send({"type": "response.create"})
+            done = (await proxied.until("response.done"))[-1]
+
+    assert done["response"]["status"] == "completed"
+    assert ephemeral_call != unified_call
+    assert "upstream_unreachable" not in keyless.output
+    with sqlite3.connect(keyless.database) as db:
+        outcomes = db.execute("select kind, outcome from realtime_upstreamexchange").fetchall()
+    assert set(outcomes) == {
+        ("client_secret", "ok"),
+        ("call", "ok"),
+        ("hangup", "ok"),
+        ("websocket", "ok"),
+    }
+
+
+def test_the_emulator_is_not_served_on_the_servers_own_port(keyless):
+    mounted = httpx.post(f"{keyless.url}/emulator/v1/realtime/client_secrets", json={})
+
+    assert mounted.status_code == 404
+    assert "No OPENAI_API_KEY: the offline realtime emulator stands in" in keyless.output
 
 
 def test_a_server_with_a_key_has_no_emulator(daphne):
     page = httpx.get(f"{daphne.url}/", timeout=10)
-    mounted = httpx.post(f"{daphne.url}/emulator/v1/realtime/client_secrets", json={})
 
     assert 'id="emulator-notice"' not in page.text
-    assert mounted.status_code == 404
+    assert "offline realtime emulator" not in daphne.output
 
 
 def test_a_production_server_without_a_key_answers_503_not_an_emulator(start_daphne):
@@ -41,45 +142,60 @@ def test_a_production_server_without_a_key_answers_503_not_an_emulator(start_dap
     assert minted.json()["error"]["code"] == "server_not_configured"
 
 
-def test_mint_and_relay_go_to_the_in_process_emulator(keyless, browser_offer):
-    with httpx.Client(base_url=keyless.url, timeout=15) as browser:
+def test_the_in_process_emulator_stops_with_the_server(tmp_path, unused_tcp_port):
+    server = run_server(
+        "daphne", project_env(tmp_path / "db.sqlite3", OPENAI), unused_tcp_port, **KEYLESS
+    )
+    with httpx.Client(base_url=server.url, timeout=10) as browser:
         page = browser.get("/")
-        minted = browser.post(
+        browser.post(
             "/api/realtime/client-secret", headers={"X-CSRFToken": page.cookies["csrftoken"]}
         )
-        answer = browser.post(
-            "/api/realtime/handshake",
-            content=browser_offer,
-            headers={
-                "Content-Type": "application/sdp",
-                "Authorization": f"Bearer {minted.json()['value']}",
-            },
-        )
 
-    assert minted.status_code == 200, minted.text
-    assert minted.json()["value"].startswith("ek_")
-    assert answer.status_code == 201, answer.text
-    assert answer.text.startswith("v=0")
+    status = server.interrupt()
+
+    assert status == 0, server.output
+    assert "stopped the in-process realtime emulator" in server.output
 
 
-async def test_a_webrtc_call_through_the_relay_reaches_the_in_process_emulator(keyless):
-    client = WebRTCClient()
+# --- in this test's own process ---------------------------------------------------------
+
+
+@pytest.fixture
+def emulator_on(settings):
+    settings.REALTIME_EMULATOR = True
+    return settings
+
+
+def test_the_emulator_replaces_the_server_key_with_one_of_its_own(emulator_on):
+    emulator_on.OPENAI_API_KEY = "sk-a-real-key-that-must-not-reach-a-stand-in"
+
+    assert get_settings().openai_api_key == EMULATOR_API_KEY
+
+
+async def test_the_app_reaches_its_emulator_on_a_loopback_port_of_its_own(emulator_on):
+    secret = await upstream.mint_client_secret(get_settings().session_config(), 60)
+    socket_session = await upstream.open_socket(get_settings().model)
     try:
-        async with httpx.AsyncClient(base_url=keyless.url, timeout=15) as browser:
-            page = await browser.get("/")
-            answer = await browser.post(
-                "/api/realtime/handshake",
-                content=await client.offer(),
-                headers={
-                    "Content-Type": "application/sdp",
-                    "X-CSRFToken": page.cookies["csrftoken"],
-                },
-            )
-        assert answer.status_code == 201, answer.text
-        await client.accept(answer.text)
-        first = await client.events.get()
+        first = json.loads(await socket_session.recv())
     finally:
-        await client.close()
+        await socket_session.close()
 
+    assert secret.value.startswith("ek_")
     assert first["type"] == "session.created"
-    assert first["session"]["model"] == "gpt-realtime"
+    assert urlsplit(await upstream.base_url()).hostname == "127.0.0.1"
+
+
+async def test_concurrent_first_requests_share_one_emulator(emulator_on):
+    urls = await asyncio.gather(*(upstream.base_url() for _ in range(5)))
+
+    assert len(set(urls)) == 1
+
+
+async def test_closing_the_upstream_stops_the_emulator_and_frees_its_port(emulator_on):
+    address = urlsplit(await upstream.base_url())
+
+    await upstream.aclose()
+
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((address.hostname, address.port), timeout=2).close()

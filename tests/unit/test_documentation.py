@@ -16,8 +16,6 @@ PROJECT_SETTINGS = [
     "ALLOWED_HOSTS",
     "CSRF_TRUSTED_ORIGINS",
     "DATABASE_URL",
-    "HOST",
-    "PORT",
     "ENV_FILES",
 ]
 
