@@ -6,13 +6,14 @@ import csv
 import json
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count, Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from realtime.checks import model_notices
 from realtime.models import Outcome, RealtimeSession, UpstreamExchange
 
 OUTCOME_COLOURS = {
@@ -247,6 +248,17 @@ class RealtimeSessionAdmin(ReadOnlyAdmin):
                 failure_count=Count("exchanges", filter=~Q(exchanges__outcome=Outcome.OK)),
             )
         )
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # Staff look here when sessions fail. Not on POSTs: an action's answer may be a
+        # download, which would leave the messages for a later page.
+        if request.method == "GET":
+            for setting, notice in model_notices():
+                level = messages.ERROR if notice.shut_down else messages.WARNING
+                self.message_user(request, f"{setting}: {notice}", level)
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description="closed (client / OpenAI)")
     def closes(self, obj: RealtimeSession) -> str:

@@ -7,4 +7,4 @@ class RealtimeConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from realtime import checks  # noqa: F401 - registers the system check
+        from realtime import checks  # noqa: F401 - registers the system checks

@@ -1,12 +1,17 @@
-"""System check: the app's settings are valid (``manage.py check`` and runserver say so)."""
+"""System checks (``manage.py check`` and runserver say so): the app's settings are valid, and
+the models they name are ones OpenAI still serves."""
 
+from __future__ import annotations
+
+from datetime import date
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import CheckMessage, Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
-from realtime.conf import RealtimeSettings
+from realtime import retirements
+from realtime.conf import SETTING_NAMES, RealtimeSettings, get_settings
 
 
 @register()
@@ -16,3 +21,39 @@ def check_realtime_settings(app_configs: Any = None, **kwargs: Any) -> list[Erro
     except ImproperlyConfigured as error:
         return [Error(str(error), id="realtime.E001")]
     return []
+
+
+@register()
+def check_retiring_models(
+    app_configs: Any = None, *, today: date | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Warn about each configured model with an announced shutdown; past it, an error."""
+    try:
+        conf = RealtimeSettings.from_settings(settings)
+    except ImproperlyConfigured:
+        return []  # realtime.E001 says why
+    hint = f"See {retirements.DEPRECATIONS_URL}"
+    return [
+        Error(f"{setting}: {notice}", hint=hint, id="realtime.E002")
+        if notice.shut_down
+        else Warning(f"{setting}: {notice}", hint=hint, id="realtime.W002")
+        for setting, notice in model_notices(conf, today)
+    ]
+
+
+def model_notices(
+    conf: RealtimeSettings | None = None, today: date | None = None
+) -> list[tuple[str, retirements.Notice]]:
+    """Return each model the settings name (REALTIME_MODEL, REALTIME_TRANSCRIPTION_MODEL and
+    every REALTIME_ALLOWED_MODELS entry) that OpenAI retires, with its setting and notice."""
+    conf = conf or get_settings()
+    named = [
+        (SETTING_NAMES["model"], conf.model),
+        (SETTING_NAMES["transcription_model"], conf.transcription_model),
+        *((SETTING_NAMES["allowed_models"], model) for model in conf.allowed_models),
+    ]
+    return [
+        (setting, notice)
+        for setting, model in named
+        if (notice := retirements.notice_for(model, today)) is not None
+    ]

@@ -48,10 +48,10 @@ EMULATOR_API_KEY = f"sk-emulator-{secrets.token_urlsafe(24)}"
 class RealtimeSettings:
     openai_api_key: str = ""
     openai_base_url: str = "https://api.openai.com/v1"
-    model: str = "gpt-realtime"
+    model: str = "gpt-realtime-2.1"
     voice: str = "marin"
     instructions: str = "You are a helpful, friendly voice assistant. Keep your answers short."
-    transcription_model: str = "gpt-4o-mini-transcribe"
+    transcription_model: str = "gpt-transcribe"
     secret_ttl: int = 600
     transport: str = "webrtc"
     webrtc_flow: str = "unified"

@@ -150,7 +150,7 @@ UPSTREAM_HINTS: dict[str, str] = {
     ),
     "api_version_mismatch": (
         "A beta token or endpoint was mixed with the GA API: mint with "
-        "POST /v1/realtime/client_secrets and call /v1/realtime/calls?model=gpt-realtime."
+        "POST /v1/realtime/client_secrets and call /v1/realtime/calls?model=gpt-realtime-2.1."
     ),
     "unknown_parameter": (
         "A parameter is in the wrong place or does not exist in the GA API; the model, voice "
@@ -171,7 +171,10 @@ UPSTREAM_HINTS: dict[str, str] = {
         "OpenAI refused the server's key: check OPENAI_API_KEY (a project key with Realtime "
         "access)."
     ),
-    "invalid_model": "The model is not available for realtime; check REALTIME_MODEL.",
+    "invalid_model": (
+        "OpenAI does not serve this model for realtime, or no longer does: check REALTIME_MODEL "
+        "(manage.py check names the replacement of a model it has shut down)."
+    ),
     "model_not_found": "The model is not available to this key; check REALTIME_MODEL.",
     "rate_limit_exceeded": (
         "OpenAI is rate limiting this key: wait for Retry-After, then try again; check the "

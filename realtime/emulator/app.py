@@ -303,6 +303,8 @@ class EmulatorApp:
             raise _unsupported_content_type(
                 request.content_type, "'application/sdp' or 'multipart/form-data'"
             )
+        if session["type"] == "realtime":
+            schema.check_served(session["model"], param="session.model")
         if not offer.startswith("v="):
             raise ApiError(
                 "Invalid SDP offer: it must start with 'v='.", code="invalid_offer", param="sdp"
@@ -562,21 +564,18 @@ class RealtimeSocket:
         transcription = self.query.get("intent") == "transcription"
         if secret is not None:
             session = dict(secret.session)
+            if session["type"] == "realtime":
+                schema.check_served(session["model"])
         elif transcription:
             session = schema.effective_session({"type": "transcription"})
         elif model is None:
             raise ApiError(
                 "You must provide a model parameter, for example "
-                "wss://api.openai.com/v1/realtime?model=gpt-realtime",
+                "wss://api.openai.com/v1/realtime?model=gpt-realtime-1.5",
                 code="missing_model",
             )
-        elif "realtime" not in model:
-            raise ApiError(
-                f'Model "{model}" is not supported in realtime mode.',
-                code="invalid_model",
-                param="model",
-            )
         else:
+            schema.check_served(model)
             session = schema.effective_session({"type": "realtime", "model": model})
         session["id"] = ids.session_id()
         session["expires_at"] = _session_expiry(self.emulator)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
+from realtime import retirements
 from realtime.emulator import ids
 from realtime.emulator.errors import ApiError, missing_parameter, unknown_parameter
 
@@ -450,6 +452,36 @@ def _check_tagged(spec: Tagged, value: Any, path: str) -> None:
     _check_object(spec.variants[tag], value, path)
 
 
+# --- models -------------------------------------------------------------------------------
+
+# The model of a realtime session whose request names none, as the service reports it. Once
+# OpenAI shuts it down the service cannot keep it: its replacement takes its place.
+DEFAULT_MODEL = "gpt-realtime"
+
+
+def default_model(today: date | None = None) -> str:
+    """Return the model of a realtime session that names none, on ``today``."""
+    notice = retirements.notice_for(DEFAULT_MODEL, today)
+    return notice.replacement if notice is not None and notice.shut_down else DEFAULT_MODEL
+
+
+def check_served(model: str, *, param: str = "model", today: date | None = None) -> None:
+    """Raise the service's ``invalid_model`` unless it runs ``model`` in realtime mode today.
+
+    It runs the realtime and audio models, except those OpenAI has shut down (the shared
+    table in ``realtime.retirements``): from its shutdown date a model is refused as any
+    model the service does not serve is.
+    """
+    notice = retirements.notice_for(model, today)
+    retired = notice is not None and notice.shut_down
+    if retired or not ("realtime" in model or model.startswith("gpt-audio")):
+        raise ApiError(
+            f'Model "{model}" is not supported in realtime mode.',
+            code="invalid_model",
+            param=param,
+        )
+
+
 # --- sessions -----------------------------------------------------------------------------
 
 
@@ -501,7 +533,7 @@ def _defaults(kind: str, expires_at: int) -> dict[str, Any]:
         "type": "realtime",
         "object": "realtime.session",
         "id": ids.session_id(),
-        "model": "gpt-realtime",
+        "model": default_model(),
         "output_modalities": ["audio"],
         "instructions": DEFAULT_INSTRUCTIONS,
         "tools": [],
@@ -610,6 +642,8 @@ def apply_session_update(current: dict[str, Any], update: Any) -> dict[str, Any]
             param="session.type",
         )
     validate_session_request(update, types=(current["type"],))
+    if update.get("model", current.get("model")) != current.get("model"):
+        check_served(update["model"], param="session.model")
     return _merge(current, update)
 
 

@@ -30,7 +30,7 @@ async def test_mint_returns_value_expiry_model_and_session(browser, csrf_token):
     body = response.json()
     assert set(body) == {"value", "expires_at", "model", "session"}
     assert body["value"].startswith("ek_")
-    assert body["model"] == "gpt-realtime"
+    assert body["model"] == "gpt-realtime-2.1"
     assert body["session"]["type"] == "realtime"
     assert response["Cache-Control"] == "no-store"
 
@@ -302,7 +302,7 @@ async def test_a_websocket_mint_returns_a_proxy_token_without_asking_openai(
     assert body["value"].startswith("rtp_")
     assert tokens.verify(body["value"]).user_id is None
     assert body["expires_at"] == pytest.approx(time.time() + 600, abs=5)
-    assert (body["transport"], body["model"]) == ("websocket", "gpt-realtime")
+    assert (body["transport"], body["model"]) == ("websocket", "gpt-realtime-2.1")
     assert body["websocket_base_url"] == "ws://testserver/v1"
     assert response["Cache-Control"] == "no-store"
     assert emulator.requests("/v1/realtime/client_secrets") == []

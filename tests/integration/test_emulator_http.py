@@ -69,6 +69,30 @@ def test_an_empty_body_mints_for_ten_minutes(api):
     assert abs(answer["expires_at"] - (time.time() + 600)) < 5
 
 
+def test_the_current_models_are_minted(api):
+    session = mint(
+        api,
+        {
+            "session": {
+                "type": "realtime",
+                "model": "gpt-realtime-2.1",
+                "audio": {"input": {"transcription": {"model": "gpt-transcribe"}}},
+            }
+        },
+    )["session"]
+
+    assert session["model"] == "gpt-realtime-2.1"
+    assert session["audio"]["input"]["transcription"] == {"model": "gpt-transcribe"}
+
+
+def test_minting_for_a_shut_down_model_succeeds_as_on_the_service(api):
+    # The service mints for models it will not run; the refusal comes when the secret is
+    # used (see the calls and WebSocket tests).
+    session = mint(api, {"session": {"type": "realtime", "model": "gpt-4o-realtime-preview"}})
+
+    assert session["session"]["model"] == "gpt-4o-realtime-preview"
+
+
 def test_top_level_model_is_an_unknown_parameter(api):
     response = api.post("/realtime/client_secrets", json={"model": "gpt-realtime"}, headers=auth())
 
@@ -173,7 +197,7 @@ def test_an_offer_with_a_live_secret_gets_201_sdp_and_a_location(api, browser_of
 
 def test_the_sdk_creates_a_call_with_multipart_and_the_server_key(sdk, browser_offer):
     response = sdk.realtime.calls.with_raw_response.create(
-        sdp=browser_offer.decode(), session={"type": "realtime", "model": "gpt-realtime"}
+        sdp=browser_offer.decode(), session={"type": "realtime", "model": "gpt-realtime-2.1"}
     )
 
     assert response.status_code == 201
@@ -245,6 +269,54 @@ def test_a_multipart_session_of_type_transcription_is_refused(api, browser_offer
 
     assert response.status_code == 400
     assert error_of(response)["param"] == "session.type"
+
+
+SHUT_DOWN_MODEL = {
+    "error": {
+        "message": 'Model "gpt-4o-realtime-preview" is not supported in realtime mode.',
+        "type": "invalid_request_error",
+        "param": "session.model",
+        "code": "invalid_model",
+    }
+}
+
+
+def test_a_call_for_a_shut_down_model_is_refused(api, browser_offer, emulator):
+    session = {"type": "realtime", "model": "gpt-4o-realtime-preview"}  # shut down 2026-05-07
+
+    response = api.post(
+        "/realtime/calls",
+        headers=auth(),
+        files={
+            "sdp": (None, browser_offer, "application/sdp"),
+            "session": (None, json.dumps(session), "application/json"),
+        },
+    )
+
+    assert response.status_code == 400
+    assert response.json() == SHUT_DOWN_MODEL
+    assert emulator.state()["calls"] == []
+
+
+def test_an_offer_with_a_secret_for_a_shut_down_model_is_refused(api, browser_offer):
+    secret = mint(api, {"session": {"type": "realtime", "model": "gpt-4o-realtime-preview"}})
+
+    response = api.post(
+        "/realtime/calls",
+        content=browser_offer,
+        headers={**auth(secret["value"]), "Content-Type": "application/sdp"},
+    )
+
+    assert response.status_code == 400
+    assert response.json() == SHUT_DOWN_MODEL
+
+
+def test_the_sdk_creates_a_call_for_a_current_model(sdk, browser_offer):
+    response = sdk.realtime.calls.with_raw_response.create(
+        sdp=browser_offer.decode(), session={"type": "realtime", "model": "gpt-realtime-2.1-mini"}
+    )
+
+    assert response.status_code == 201
 
 
 def test_hangup_ends_the_call(api, browser_offer, emulator):

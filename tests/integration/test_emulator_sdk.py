@@ -33,7 +33,7 @@ async def events_until(connection, event_type: str) -> list:
 
 
 async def test_the_sdk_completes_a_text_turn(emulator):
-    async with client_for(emulator).realtime.connect(model="gpt-realtime") as connection:
+    async with client_for(emulator).realtime.connect(model="gpt-realtime-2.1") as connection:
         await connection.session.update(session={"type": "realtime", "output_modalities": ["text"]})
         await connection.conversation.item.create(
             item={
@@ -53,7 +53,7 @@ async def test_the_sdk_completes_a_text_turn(emulator):
 
 async def test_the_sdk_completes_an_audio_turn(emulator):
     speech = silence(200) + audio.synthesize_speech("hello from the SDK") + silence(600)
-    async with client_for(emulator).realtime.connect(model="gpt-realtime") as connection:
+    async with client_for(emulator).realtime.connect(model="gpt-realtime-2.1") as connection:
         await events_until(connection, "session.created")
         for start in range(0, len(speech), 960):
             await connection.input_audio_buffer.append(
@@ -70,3 +70,11 @@ async def test_the_sdk_completes_an_audio_turn(emulator):
     )
     assert audio.level(reply) > 0.05
     assert events[-1].response.status == "completed"
+
+
+async def test_the_sdk_reads_the_refusal_of_a_shut_down_model(emulator):
+    async with client_for(emulator).realtime.connect(model="gpt-4o-realtime-preview") as connection:
+        event = await connection.recv()
+
+    assert event.type == "error"
+    assert (event.error.code, event.error.param) == ("invalid_model", "model")

@@ -26,7 +26,7 @@ TOOL = {
 
 @pytest.fixture
 def url(emulator) -> str:
-    return f"{emulator.websocket_url}/realtime?model=gpt-realtime"
+    return f"{emulator.websocket_url}/realtime?model=gpt-realtime-2.1"
 
 
 async def closed_with(client) -> tuple[int, str]:
@@ -108,6 +108,70 @@ async def test_a_missing_or_bad_model_gets_close_4000(emulator, query, code):
     assert close == (4000, f"invalid_request_error.{code}")
 
 
+async def test_a_shut_down_model_gets_an_error_event_instead_of_session_created(emulator):
+    query = "?model=gpt-4o-realtime-preview"  # shut down on 2026-05-07
+    async with connect(f"{emulator.websocket_url}/realtime{query}", key=KEY) as client:
+        event = await client.next()
+        close = await closed_with(client)
+
+    assert event["type"] == "error"
+    assert (event["error"]["code"], event["error"]["message"]) == (
+        "invalid_model",
+        'Model "gpt-4o-realtime-preview" is not supported in realtime mode.',
+    )
+    assert close == (4000, "invalid_request_error.invalid_model")
+
+
+async def test_a_secret_minted_for_a_shut_down_model_is_refused_when_it_connects(url, emulator):
+    async with httpx.AsyncClient() as api:
+        answer = await api.post(
+            f"{emulator.base_url}/realtime/client_secrets",
+            json={"session": {"type": "realtime", "model": "gpt-4o-realtime-preview"}},
+            headers={"Authorization": f"Bearer {KEY}"},
+        )
+    protocols = ["realtime", f"openai-insecure-api-key.{answer.json()['value']}"]
+
+    async with connect(url, subprotocols=protocols) as client:
+        event = await client.next()
+        close = await closed_with(client)
+
+    assert answer.status_code == 200  # the mint takes any model; connecting is refused
+    assert event["error"]["code"] == "invalid_model"
+    assert close == (4000, "invalid_request_error.invalid_model")
+
+
+@pytest.mark.parametrize("model", ["gpt-realtime-2.1", "gpt-realtime-2.1-mini", "gpt-audio-1.5"])
+async def test_current_models_get_session_created(emulator, model):
+    async with connect(f"{emulator.websocket_url}/realtime?model={model}", key=KEY) as client:
+        created = await client.next()
+
+    assert created["type"] == "session.created"
+    assert created["session"]["model"] == model
+
+
+async def test_a_session_update_to_a_shut_down_model_is_refused_and_changes_nothing(url):
+    async with connect(url, key=KEY) as client:
+        await client.until("session.created")
+        await client.send(
+            {
+                "type": "session.update",
+                "event_id": "evt_1",
+                "session": {
+                    "type": "realtime",
+                    "model": "gpt-4o-realtime-preview",
+                    "instructions": "Speak French.",
+                },
+            }
+        )
+        error = await client.next()
+        after = await client.update_session({"type": "realtime"})
+
+    assert (error["error"]["code"], error["error"]["param"]) == ("invalid_model", "session.model")
+    assert error["error"]["event_id"] == "evt_1"
+    assert after["model"] == "gpt-realtime-2.1"
+    assert after["instructions"] != "Speak French."  # the whole update was discarded
+
+
 async def test_a_beta_header_gets_close_4000_beta_api_shape_disabled(url):
     async with connect(url, key=KEY, headers={"OpenAI-Beta": "realtime=v1"}) as client:
         event = await client.next()
@@ -152,7 +216,7 @@ async def test_session_created_is_first_and_expires_in_an_hour(url):
         created = await client.next()
 
     assert created["type"] == "session.created"
-    assert created["session"]["model"] == "gpt-realtime"
+    assert created["session"]["model"] == "gpt-realtime-2.1"
     import time
 
     assert abs(created["session"]["expires_at"] - (time.time() + 3600)) < 10
@@ -318,7 +382,7 @@ async def test_input_transcription_reports_the_speech_when_enabled(url):
         await client.update_session(
             {
                 "type": "realtime",
-                "audio": {"input": {"transcription": {"model": "gpt-4o-mini-transcribe"}}},
+                "audio": {"input": {"transcription": {"model": "gpt-transcribe"}}},
             }
         )
         await client.say()
@@ -656,7 +720,9 @@ async def test_a_session_ends_with_session_expired():
     from realtime.emulator.testing import EmulatorProcess
 
     with EmulatorProcess("--session-seconds", "1", "--check-events") as short:
-        async with connect(f"{short.websocket_url}/realtime?model=gpt-realtime", key=KEY) as client:
+        async with connect(
+            f"{short.websocket_url}/realtime?model=gpt-realtime-2.1", key=KEY
+        ) as client:
             await client.until("session.created")
             error = await client.next(seconds=5)
             with pytest.raises(websockets.ConnectionClosed):

@@ -73,7 +73,7 @@ async def test_relay_forwards_the_secret_and_offer_unchanged(
     assert request["headers"]["authorization"] == f"Bearer {mask(secret)}"
     assert request["headers"]["content-type"] == "application/sdp"
     assert request["body"].encode() == browser_offer
-    assert request["query"] == {"model": "gpt-realtime"}
+    assert request["query"] == {"model": "gpt-realtime-2.1"}
 
 
 async def test_relay_with_secret_needs_no_csrf_token(browser, live_secret, browser_offer):
@@ -156,7 +156,7 @@ async def test_unified_relay_posts_multipart_with_server_key_and_session(
     assert parts["sdp"].encode() == browser_offer
     session = json.loads(parts["session"])
     assert session["type"] == "realtime"
-    assert session["model"] == "gpt-realtime"
+    assert session["model"] == "gpt-realtime-2.1"
     assert session["audio"]["output"]["voice"] == "verse"
 
 

@@ -6,12 +6,13 @@ import os
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from realtime import tokens
+from realtime import retirements, tokens
 from realtime.emulator.errors import ApiError
 from realtime.keys import fingerprint
 from realtime.models import UpstreamExchange
@@ -36,7 +37,7 @@ def test_prints_the_secret_and_its_expiry_in_human_form():
     assert value.startswith("ek_")
     assert expiry.startswith("expires ")
     assert "UTC (in 10 min)" in expiry
-    assert expiry.endswith("model gpt-realtime")
+    assert expiry.endswith("model gpt-realtime-2.1")
 
 
 def test_json_prints_value_expiry_model_and_session():
@@ -45,7 +46,7 @@ def test_json_prints_value_expiry_model_and_session():
     answer = json.loads(stdout)
     assert answer["value"].startswith("ek_")
     assert answer["expires_at"] > time.time()
-    assert answer["model"] == "gpt-realtime"
+    assert answer["model"] == "gpt-realtime-2.1"
     assert answer["session"]["type"] == "realtime"
 
 
@@ -80,6 +81,58 @@ def test_records_a_cli_exchange_with_the_fingerprint():
     )
     assert row.secret_fingerprint == fingerprint(stdout.splitlines()[0])
     assert row.session.source == "cli"
+
+
+def test_warns_on_stderr_before_minting_for_a_model_with_an_announced_shutdown(
+    settings, monkeypatch, emulator
+):
+    settings.REALTIME_MODEL = "gpt-realtime"
+    monkeypatch.setattr(retirements, "utc_today", lambda: date(2026, 12, 2))
+
+    stdout, stderr = mint_secret()
+
+    assert stderr == (
+        "warning: REALTIME_MODEL: OpenAI shuts gpt-realtime down on 2027-01-20; "
+        "use gpt-realtime-2.1 before then.\n"
+    )
+    assert stdout.startswith("ek_")
+    assert emulator.requests("/v1/realtime/client_secrets")[-1]["body"]["session"]["model"] == (
+        "gpt-realtime"
+    )
+
+
+def test_warns_about_a_shut_down_model_chosen_with_model_and_the_transcription_model(
+    settings, monkeypatch
+):
+    settings.REALTIME_TRANSCRIPTION_MODEL = "whisper-1"
+    monkeypatch.setattr(retirements, "utc_today", lambda: date(2027, 3, 1))
+
+    _, stderr = mint_secret("--model", "gpt-4o-realtime-preview")
+
+    assert stderr.splitlines() == [
+        "warning: --model: OpenAI shut gpt-4o-realtime-preview down on 2026-05-07; "
+        "use gpt-realtime-1.5 instead.",
+        "warning: REALTIME_TRANSCRIPTION_MODEL: OpenAI shut whisper-1 down on 2027-02-26; "
+        "use gpt-transcribe instead.",
+    ]
+
+
+def test_from_a_shell_the_system_check_names_a_retiring_setting_once(settings, monkeypatch):
+    settings.REALTIME_MODEL = "gpt-realtime"
+    monkeypatch.setattr(retirements, "utc_today", lambda: date(2026, 12, 2))
+    stdout, stderr = io.StringIO(), io.StringIO()
+
+    call_command("mint_secret", skip_checks=False, stdout=stdout, stderr=stderr)
+
+    assert stderr.getvalue().count("OpenAI shuts gpt-realtime down on 2027-01-20") == 1
+    assert "(realtime.W002) REALTIME_MODEL:" in stderr.getvalue()
+    assert stdout.getvalue().startswith("ek_")
+
+
+def test_current_models_mint_without_a_warning():
+    _, stderr = mint_secret()
+
+    assert stderr == ""
 
 
 def test_a_ttl_out_of_range_is_refused_before_any_request(emulator):
@@ -204,3 +257,15 @@ def test_proxy_for_an_unknown_user_exits_1():
 def test_user_without_proxy_is_refused():
     with pytest.raises(CommandError, match="--user only applies to --proxy"):
         mint_secret("--user", "ada")
+
+
+def test_with_the_emulator_on_it_mints_from_its_own_and_says_the_secret_works_nowhere_else(
+    settings,
+):
+    settings.REALTIME_EMULATOR = True
+
+    stdout, stderr = mint_secret()
+
+    assert stdout.startswith("ek_")
+    assert "this command's own offline emulator mints the secret" in stderr
+    assert UpstreamExchange.objects.get().outcome == "ok"

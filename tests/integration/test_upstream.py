@@ -28,11 +28,11 @@ async def test_mint_posts_the_ga_body_with_model_inside_session(emulator):
     assert set(body) == {"expires_after", "session"}
     assert body["expires_after"] == {"anchor": "created_at", "seconds": 120}
     assert body["session"]["type"] == "realtime"
-    assert body["session"]["model"] == "gpt-realtime"
+    assert body["session"]["model"] == "gpt-realtime-2.1"
     assert body["session"]["audio"]["output"]["voice"] == "marin"
     assert body["session"]["instructions"]
     assert secret.value.startswith("ek_")
-    assert secret.session["model"] == "gpt-realtime"
+    assert secret.session["model"] == "gpt-realtime-2.1"
 
 
 async def test_requests_carry_the_bearer_and_no_beta_header(emulator):
@@ -67,7 +67,7 @@ async def test_create_call_with_ek_secret_sends_the_raw_offer_unchanged(
     answer = await upstream.create_call(browser_offer, secret)
 
     request = last_request(emulator, "/v1/realtime/calls")
-    assert request["query"] == {"model": "gpt-realtime"}
+    assert request["query"] == {"model": "gpt-realtime-2.1"}
     assert request["headers"]["content-type"] == "application/sdp"
     assert request["headers"]["authorization"] == f"Bearer {mask(secret)}"
     assert request["body"].encode() == browser_offer

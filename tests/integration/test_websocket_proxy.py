@@ -34,7 +34,7 @@ PROXY_SETTINGS = {
     "REALTIME_PROXY_MAX_MESSAGES_PER_SECOND": "5000",  # tests stream faster than real time
     "REALTIME_CONNECT_TIMEOUT": "1",
     # gpt-4o-mini is no realtime model: choosing it is how a test makes OpenAI refuse.
-    "REALTIME_ALLOWED_MODELS": "gpt-realtime-mini,gpt-4o-mini",
+    "REALTIME_ALLOWED_MODELS": "gpt-realtime-2.1-mini,gpt-4o-mini",
 }
 TIGHT_SETTINGS = {
     "REALTIME_RATE_LIMIT": "0",
@@ -172,7 +172,7 @@ async def test_the_page_protocol_completes_an_audio_turn_and_records_the_session
     assert (row["source"], row["transport"], row["model"]) == (
         "websocket_proxy",
         "websocket",
-        "gpt-realtime",
+        "gpt-realtime-2.1",
     )
     assert row["client_close_code"] == 1000
     assert row["upstream_close_code"] == 1000
@@ -493,13 +493,15 @@ async def test_client_events_outside_the_allow_list_are_refused(start_daphne, ag
 
 async def test_the_client_may_choose_an_allowed_model_only(proxy, agent):
     token = mint_token(proxy)["value"]
-    async with sdk_socket(proxy, agent, token, path="/v1/realtime?model=gpt-realtime-mini") as ok:
+    async with sdk_socket(
+        proxy, agent, token, path="/v1/realtime?model=gpt-realtime-2.1-mini"
+    ) as ok:
         allowed = await ok.next()
     async with sdk_socket(proxy, agent, token, path="/v1/realtime?model=o3-realtime") as other:
         replaced = await other.next()
 
-    assert allowed["session"]["model"] == "gpt-realtime-mini"
-    assert replaced["session"]["model"] == "gpt-realtime"
+    assert allowed["session"]["model"] == "gpt-realtime-2.1-mini"
+    assert replaced["session"]["model"] == "gpt-realtime-2.1"
 
 
 # --- limits ------------------------------------------------------------------------------

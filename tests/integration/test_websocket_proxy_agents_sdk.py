@@ -41,7 +41,7 @@ def test_the_agents_sdk_completes_a_text_turn_through_the_proxy(agents_sdk, star
         cwd=SDK_TESTS,
         env={
             **server.env,
-            "PROXY_URL": f"{server.websocket_url}/v1/realtime?model=gpt-realtime",
+            "PROXY_URL": f"{server.websocket_url}/v1/realtime?model=gpt-realtime-2.1",
             "PROXY_TOKEN": json.loads(token)["value"],
         },
         capture_output=True,

@@ -21,7 +21,7 @@ const done = new Promise((resolve, reject) => {
 
 await transport.connect({
   apiKey: PROXY_TOKEN,
-  model: "gpt-realtime",
+  model: "gpt-realtime-2.1",
   initialSessionConfig: { outputModalities: ["text"] },
 });
 transport.sendMessage("hello from the agents SDK", {});

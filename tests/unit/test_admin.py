@@ -3,10 +3,13 @@
 import csv
 import io
 import json
+from datetime import date
 
 import pytest
+from django.contrib import messages
 from django.urls import reverse
 
+from realtime import retirements
 from realtime.diagnostics import Exchange, record_sync
 from realtime.models import ExchangeKind, Outcome, RealtimeSession, Source, UpstreamExchange
 
@@ -278,6 +281,32 @@ def test_session_csv_export(admin_client, rows):
 
     table = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert [row["call_id"] for row in table] == ["rtc_u1_feedface"]
+
+
+@pytest.mark.parametrize(
+    ("today", "level", "text"),
+    [
+        (date(2026, 12, 2), messages.WARNING, "shuts gpt-realtime down on 2027-01-20"),
+        (date(2027, 1, 20), messages.ERROR, "shut gpt-realtime down on 2027-01-20"),
+    ],
+)
+def test_the_session_list_says_when_a_configured_model_retires(
+    admin_client, settings, monkeypatch, today, level, text
+):
+    settings.REALTIME_MODEL = "gpt-realtime"
+    monkeypatch.setattr(retirements, "utc_today", lambda: today)
+
+    response = admin_client.get(reverse(SESSIONS))
+
+    [message] = response.context["messages"]
+    assert message.level == level
+    assert message.message.startswith(f"REALTIME_MODEL: OpenAI {text}; use gpt-realtime-2.1")
+
+
+def test_the_session_list_has_no_model_message_for_current_models(admin_client):
+    response = admin_client.get(reverse(SESSIONS))
+
+    assert list(response.context["messages"]) == []
 
 
 def test_the_admin_is_for_staff_only(client, django_user_model, rows):

@@ -97,12 +97,13 @@ def test_defaults_are_the_documented_ones():
     conf = RealtimeSettings()
     conf.validate()
     assert (conf.model, conf.transport, conf.secret_ttl, conf.require_login) == (
-        "gpt-realtime",
+        "gpt-realtime-2.1",
         "webrtc",
         600,
         False,
     )
     assert conf.openai_base_url == "https://api.openai.com/v1"
+    assert conf.transcription_model == "gpt-transcribe"
 
 
 @pytest.mark.parametrize(
@@ -150,8 +151,8 @@ def test_a_client_may_choose_only_an_allowed_model():
     conf = RealtimeSettings(allowed_models=("gpt-realtime-mini",))
 
     assert conf.model_for("gpt-realtime-mini") == "gpt-realtime-mini"
-    assert conf.model_for("gpt-4o") == "gpt-realtime"
-    assert conf.model_for(None) == "gpt-realtime"
+    assert conf.model_for("gpt-4o") == "gpt-realtime-2.1"
+    assert conf.model_for(None) == "gpt-realtime-2.1"
 
 
 def test_configured_tools_are_part_of_the_session_config():
@@ -178,9 +179,9 @@ def test_an_invalid_server_key_is_never_shown_in_the_error():
 
 
 def test_overridden_django_settings_are_seen_by_the_app(settings):
-    settings.REALTIME_MODEL = "gpt-realtime-2.1"
+    settings.REALTIME_MODEL = "gpt-realtime-2"
 
-    assert get_settings().model == "gpt-realtime-2.1"
+    assert get_settings().model == "gpt-realtime-2"
 
 
 def test_the_session_config_is_the_ga_shape(settings):
@@ -190,7 +191,7 @@ def test_the_session_config_is_the_ga_shape(settings):
 
     assert session == {
         "type": "realtime",
-        "model": "gpt-realtime",
+        "model": "gpt-realtime-2.1",
         "instructions": get_settings().instructions,
         "audio": {"output": {"voice": "marin"}},
     }

@@ -17,8 +17,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from realtime import tokens, upstream
-from realtime.conf import SECRET_TTL_RANGE, get_settings
+from realtime import retirements, tokens, upstream
+from realtime.conf import SECRET_TTL_RANGE, SETTING_NAMES, get_settings
 from realtime.diagnostics import Exchange, record_sync
 from realtime.errors import answer_upstream_failure, problem
 from realtime.keys import fingerprint
@@ -64,6 +64,16 @@ class Command(BaseCommand):
             session["instructions"] = options["instructions"]
         if options["voice"]:
             session["audio"]["output"]["voice"] = options["voice"]
+        # The session's models that OpenAI retires. When the system checks ran (from a shell)
+        # their realtime.W002 has named the settings' models already; not a --model one.
+        named = [("--model", options["model"])] if options["model"] else []
+        if options.get("skip_checks", True):
+            if not options["model"]:
+                named.append((SETTING_NAMES["model"], conf.model))
+            named.append((SETTING_NAMES["transcription_model"], conf.transcription_model))
+        for where, model in named:
+            if notice := retirements.notice_for(model):
+                self.stderr.write(f"warning: {where}: {notice}", style_func=self.style.WARNING)
 
         exchange = Exchange(
             kind=ExchangeKind.CLIENT_SECRET, source=Source.CLI, model=session["model"]
@@ -81,6 +91,11 @@ class Command(BaseCommand):
             self.mint_proxy_token(exchange, ttl, options["user"], started, as_json=options["json"])
             return
 
+        if conf.emulator:
+            self.stderr.write(
+                "note: REALTIME_EMULATOR is on: this command's own offline emulator mints the "
+                "secret, which works nowhere else; set OPENAI_API_KEY to mint a real one."
+            )
         try:
             secret = asyncio.run(_mint(session, ttl))
         except upstream.UpstreamError as error:

@@ -1,5 +1,6 @@
 """realtime.emulator.schema: what the service accepts, and its errors word for word."""
 
+from datetime import date
 from typing import get_args
 
 import pytest
@@ -342,6 +343,71 @@ def test_read_only_session_fields_are_unknown_parameters(field):
     )
 
     assert error.param == f"session.{field}"
+
+
+# --- models ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "model", ["gpt-realtime-2.1", "gpt-realtime-2.1-mini", "gpt-realtime-2", "gpt-audio-1.5"]
+)
+def test_current_realtime_and_audio_models_are_served(model):
+    schema.check_served(model)
+
+
+@pytest.mark.parametrize("model", ["gpt-4o-realtime-preview", "gpt-realtime-mini-2025-10-06"])
+def test_a_shut_down_model_is_refused_as_any_model_the_service_does_not_serve(model):
+    error = refusal(schema.check_served, model)
+
+    assert (error.message, error.code, error.param, error.status) == (
+        f'Model "{model}" is not supported in realtime mode.',
+        "invalid_model",
+        "model",
+        400,
+    )
+
+
+def test_a_model_is_refused_from_its_shutdown_date_on():
+    schema.check_served("gpt-realtime", today=date(2027, 1, 19))
+
+    error = refusal(schema.check_served, "gpt-realtime", today=date(2027, 1, 20))
+
+    assert error.code == "invalid_model"
+
+
+def test_the_default_model_gives_way_to_its_replacement_once_shut_down():
+    assert schema.default_model(date(2027, 1, 19)) == "gpt-realtime"
+    assert schema.default_model(date(2027, 1, 20)) == "gpt-realtime-2.1"
+
+
+def test_the_current_transcription_model_is_accepted():
+    request = {
+        "type": "realtime",
+        "model": "gpt-realtime-2.1",
+        "audio": {"input": {"transcription": {"model": "gpt-transcribe"}}},
+    }
+
+    assert schema.validate_client_secret_request({"session": request}) == (600, request)
+
+
+def test_session_update_to_a_shut_down_model_is_refused_and_changes_nothing():
+    current = schema.effective_session({"type": "realtime", "model": "gpt-realtime-2.1"})
+
+    error = refusal(
+        schema.apply_session_update,
+        current,
+        {"type": "realtime", "model": "gpt-4o-realtime-preview", "instructions": "Hi."},
+    )
+
+    assert (error.code, error.param) == ("invalid_model", "session.model")
+    assert current["instructions"] != "Hi."
+
+
+def test_session_update_naming_the_current_model_is_accepted():
+    current = schema.effective_session({"type": "realtime", "model": "gpt-realtime-2.1"})
+    update = {"type": "realtime", "model": "gpt-realtime-2.1"}
+
+    assert schema.apply_session_update(current, update)["model"] == "gpt-realtime-2.1"
 
 
 # --- items, responses, client events ---------------------------------------------------------
