@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from aiortc import RTCPeerConnection
+from aiortc import RTCConfiguration, RTCPeerConnection
 
 from realtime.emulator.testing import EmulatorProcess
 
@@ -103,8 +103,8 @@ async def measure(
 
 async def browser_offer() -> bytes:
     """A real offer, as a browser makes one, without candidates (so the emulator's peers
-    start no connectivity checks)."""
-    peer = RTCPeerConnection()
+    start no connectivity checks) and without ICE servers (so making it asks no STUN server)."""
+    peer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     peer.createDataChannel("oai-events")
     peer.addTransceiver("audio", direction="sendrecv")
     await peer.setLocalDescription(await peer.createOffer())

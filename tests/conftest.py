@@ -82,13 +82,17 @@ def live_secret(emulator: EmulatorProcess) -> Callable[[], str]:
 @pytest.fixture(scope="session")
 def browser_offer() -> bytes:
     """A real WebRTC offer, as a browser makes one: the oai-events channel and an audio
-    track, CRLF line endings. Made by aiortc."""
-    from aiortc import RTCPeerConnection
+    track, CRLF line endings. Made by aiortc, with only a loopback candidate: an emulator
+    that answers it sends its checks to 127.0.0.1."""
+    from aiortc import RTCConfiguration, RTCPeerConnection
+
+    from realtime.emulator import loopback
 
     async def make() -> str:
-        peer = RTCPeerConnection()
+        peer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         peer.createDataChannel("oai-events")
         peer.addTransceiver("audio", direction="sendrecv")
+        loopback.use_loopback(peer)
         await peer.setLocalDescription(await peer.createOffer())
         sdp = peer.localDescription.sdp
         await peer.close()

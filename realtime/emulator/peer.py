@@ -14,10 +14,10 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from realtime.emulator import audio
+from realtime.emulator import audio, loopback
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,9 @@ class CallPeer:
         on_drained: Callable[[], Awaitable[None]],
         on_closed: Callable[[], Awaitable[None]],
     ) -> None:
-        self.connection = RTCPeerConnection()
+        # No ICE servers: an offline stand-in is reached on this machine or its LAN, where
+        # host candidates suffice, and aiortc's default STUN server would leave the machine.
+        self.connection = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.track = ReplyTrack(on_drained)
         self._on_channel = on_channel
         self._on_audio = on_audio
@@ -96,7 +98,14 @@ class CallPeer:
         self.connection.on("connectionstatechange", self._state_changed)
 
     async def answer(self, offer_sdp: str) -> str:
-        """Answer the client's offer; the returned SDP carries our candidates."""
+        """Answer the client's offer; the returned SDP carries our candidates.
+
+        A client on this machine (its offer has loopback candidates) is answered, and
+        reached, on loopback only; any other client on this machine's network interfaces.
+        """
+        on_loopback = loopback.offers_loopback(offer_sdp)
+        if on_loopback:
+            offer_sdp = loopback.loopback_candidates(offer_sdp)
         await self.connection.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
         for transceiver in self.connection.getTransceivers():
             if transceiver.kind == "audio":
@@ -105,6 +114,8 @@ class CallPeer:
                 break
         else:
             self.connection.addTrack(self.track)
+        if on_loopback:
+            loopback.use_loopback(self.connection)
         await self.connection.setLocalDescription(await self.connection.createAnswer())
         self._spawn(self._close_unless_connected())
         return self.connection.localDescription.sdp

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.integration.conftest import PROJECT, Server, project_env, run_daphne
 from tests.support.browser import (
     CHROMIUM,
     CHROMIUM_FLAGS,
+    LOOPBACK_PEERS,
     ONE_TURN,
     microphone_flag,
     write_microphone,
@@ -67,19 +69,28 @@ def playwright_driver():
 
 @pytest.fixture
 def launch(playwright_driver, microphones, tmp_path) -> Iterator[Callable[[str], BrowserContext]]:
-    """A fresh Chromium (fresh profile) whose fake microphone plays the named recording."""
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: .ci/run installs it (apt chromium)"
+    """A fresh Chromium (fresh profile) whose fake microphone plays the named recording.
+
+    A browser that cannot start fails the test that asked for it, with the reason; it never
+    skips it.
+    """
     browsers: list[BrowserContext] = []
 
     def start(microphone: str = "turn") -> BrowserContext:
-        context = playwright_driver.chromium.launch_persistent_context(
-            str(tmp_path / f"profile-{len(browsers)}"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[*CHROMIUM_FLAGS, microphone_flag(microphones[microphone])],
-            permissions=["microphone"],
-        )
+        if not Path(CHROMIUM).exists():
+            pytest.fail(f"{CHROMIUM} is missing: `make deps` installs it (Debian's chromium)")
+        try:
+            context = playwright_driver.chromium.launch_persistent_context(
+                str(tmp_path / f"profile-{len(browsers)}"),
+                executable_path=CHROMIUM,
+                headless=True,
+                args=[*CHROMIUM_FLAGS, microphone_flag(microphones[microphone])],
+                permissions=["microphone"],
+            )
+        except PlaywrightError as error:
+            pytest.fail(f"Chromium ({CHROMIUM}) did not start: {error.message}")
         context.add_init_script(RECORD_STREAMS)
+        context.add_init_script(LOOPBACK_PEERS)
         browsers.append(context)
         return context
 

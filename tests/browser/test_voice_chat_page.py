@@ -60,8 +60,41 @@ def test_a_spoken_turn_round_trips_and_stop_releases_everything(
         ),
         what="the session row to be closed",
     )
-    assert ended[-1]["model"] == "gpt-realtime"
+    assert ended[-1]["model"] == "gpt-realtime-2.1"
     wait_for(lambda: emulator.state()["sessions"] == {}, what="the upstream session to end")
+
+
+# The call's selected pair and what was gathered, from the page's peer as the browser sees
+# it (LOOPBACK_PEERS keeps the peer).
+SELECTED_PAIR = """async () => {
+  const peer = window.__peers.at(-1);
+  const stats = [...(await peer.getStats()).values()];
+  const byId = new Map(stats.map((entry) => [entry.id, entry]));
+  const transport = stats.find((entry) => entry.type === "transport");
+  const pair = byId.get(transport.selectedCandidatePairId);
+  return {
+    state: pair.state,
+    nominated: pair.nominated,
+    local: byId.get(pair.localCandidateId).address,
+    remote: byId.get(pair.remoteCandidateId).address,
+    gathered: stats.filter((entry) => entry.type === "local-candidate").map((c) => c.candidateType),
+    iceServers: peer.getConfiguration().iceServers,
+  };
+}"""
+
+
+def test_a_webrtc_call_from_the_page_pairs_on_loopback_without_stun(launch, page_server, emulator):
+    page = open_page(launch("turn"), page_server, "webrtc")
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator("#status")).to_have_text("connected", timeout=15_000)
+
+    selected = page.evaluate(SELECTED_PAIR)
+    page.get_by_role("button", name="Stop").click()
+
+    assert (selected["state"], selected["nominated"]) == ("succeeded", True)
+    assert (selected["local"], selected["remote"]) == ("127.0.0.1", "127.0.0.1")
+    assert selected["iceServers"] == []
+    assert set(selected["gathered"]) == {"host"}  # nothing server-reflexive or relayed
 
 
 def test_the_ephemeral_webrtc_flow_mints_then_relays(launch, ephemeral_page_server, emulator):
@@ -152,3 +185,20 @@ def test_the_page_works_on_a_phone_sized_screen_with_the_keyboard(launch, page_s
     page.get_by_role("button", name="Stop").focus()
     page.keyboard.press("Enter")
     expect(page.locator("#status")).to_have_text("idle")
+
+
+def test_loading_the_page_and_making_a_call_logs_no_console_errors(launch, page_server, emulator):
+    context = launch("turn")
+    page = context.pages[0]  # the page open_page uses, watched from before it loads
+    errors: list[str] = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    open_page(context, page_server, "webrtc")
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator("#status")).to_have_text("connected", timeout=15_000)
+    page.get_by_role("button", name="Stop").click()
+    expect(page.locator("#status")).to_have_text("idle")
+    wait_for(lambda: emulator.state()["sessions"] == {}, what="the hangup to end the call")
+
+    assert errors == []

@@ -45,6 +45,16 @@ async def test_the_channel_opens_with_session_created(call):
     assert first["session"]["type"] == "realtime"
 
 
+async def test_an_aiortc_call_pairs_on_loopback_without_stun(call):
+    pair = call.selected_pair()
+
+    assert (pair.local_candidate.host, pair.remote_candidate.host) == ("127.0.0.1", "127.0.0.1")
+    assert (call.ice.stun_server, call.ice.turn_server) == (None, None)
+    gathered = call.ice.local_candidates + call.ice.remote_candidates  # ours and the emulator's
+    assert {candidate.type for candidate in gathered} == {"host"}  # nothing server-reflexive
+    assert {candidate.host for candidate in gathered} == {"127.0.0.1"}
+
+
 async def test_speech_on_the_microphone_gets_a_spoken_answer_on_the_track(call):
     await call.until("session.created")
     call.microphone.say(silence(200) + audio.synthesize_speech("hello there friend"))

@@ -1,12 +1,15 @@
 """Debian's Chromium with a fake microphone: shared by the browser tests and the page
 latency benchmark."""
 
+import os
 import wave
 from pathlib import Path
 
 from realtime.emulator import audio
 
-CHROMIUM = "/usr/bin/chromium"
+# Debian's Chromium, which `make deps` installs; CHROMIUM names another (a test of the
+# harness points it at nothing).
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -18,7 +21,33 @@ CHROMIUM_FLAGS = [
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
     "--autoplay-policy=no-user-gesture-required",
+    # Chromium leaves 127.0.0.1 and ::1 out of its candidates unless told: with them, the
+    # emulator sees a client on this machine and the call pairs on loopback.
+    "--allow-loopback-in-peer-connection",
 ]
+
+# The page sends its offer as soon as it is made, before the browser has gathered any
+# candidate (OpenAI needs none), so nothing in it shows that the browser is on this
+# machine. Waiting for the candidates here puts them in the offer, so the emulator answers
+# on loopback; the page's code is not changed. Each peer is kept for a test to inspect.
+LOOPBACK_PEERS = """
+window.__peers = [];
+window.RTCPeerConnection = class extends window.RTCPeerConnection {
+  constructor(...args) {
+    super(...args);
+    window.__peers.push(this);
+  }
+
+  async setLocalDescription(...args) {
+    await super.setLocalDescription(...args);
+    while (this.iceGatheringState !== "complete") {
+      await new Promise((resolve) =>
+        this.addEventListener("icegatheringstatechange", resolve, { once: true }),
+      );
+    }
+  }
+};
+"""
 
 
 def microphone_flag(recording: Path) -> str:

@@ -9,10 +9,12 @@ import time
 from collections import deque
 from typing import Any
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aioice import Connection
+from aioice.ice import CandidatePair
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from realtime.emulator import audio
+from realtime.emulator import audio, loopback
 
 SILENT_20_MS = b"\0" * (20 * audio.BYTES_PER_MS)
 
@@ -48,8 +50,10 @@ class Microphone(MediaStreamTrack):
 
 
 class WebRTCClient:
+    """A call from this machine: no ICE servers, and only a loopback candidate to offer."""
+
     def __init__(self) -> None:
-        self.peer = RTCPeerConnection()
+        self.peer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.microphone = Microphone()
         self.channel = self.peer.createDataChannel("oai-events")
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -75,8 +79,24 @@ class WebRTCClient:
         self._listener = asyncio.ensure_future(listen())
 
     async def offer(self) -> str:
+        loopback.use_loopback(self.peer)
         await self.peer.setLocalDescription(await self.peer.createOffer())
         return self.peer.localDescription.sdp
+
+    @property
+    def ice(self) -> Connection:
+        """Return the aioice connection that carries the call, once the answer has bundled
+        audio and events onto one."""
+        (connection,) = loopback.ice_connections(self.peer)
+        return connection
+
+    def selected_pair(self) -> CandidatePair:
+        """Return the candidate pair ICE nominated for the call.
+
+        aioice 0.13 has no public accessor for it; ``Connection._nominated`` is the pair
+        per component that ``send`` uses.
+        """
+        return self.ice._nominated[1]
 
     async def accept(self, answer_sdp: str) -> None:
         await self.peer.setRemoteDescription(RTCSessionDescription(answer_sdp, "answer"))
