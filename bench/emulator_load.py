@@ -138,7 +138,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 async def load(emulator: EmulatorProcess, sessions: int, seconds: float) -> dict[str, float]:
     frames, stop_frame = cycle_frames()
-    url = f"{emulator.websocket_url}/realtime?model=gpt-realtime"
+    url = f"{emulator.websocket_url}/realtime?model=gpt-realtime-2.1"
     results = Results()
     pid = emulator.process.pid
     idle_mib = resident_mib(pid)

@@ -180,10 +180,10 @@ async def run(
     browser_headers = {"X-CSRFToken": csrf, "Cookie": f"csrftoken={csrf}"}
     server_auth = {"Authorization": f"Bearer {SERVER_KEY}"}
     sdp_with_secret = {"Content-Type": "application/sdp", "Authorization": f"Bearer {secret}"}
-    session = b'{"type":"realtime","model":"gpt-realtime"}'
+    session = b'{"type":"realtime","model":"gpt-realtime-2.1"}'
     mint_body = {
         "expires_after": {"anchor": "created_at", "seconds": 600},
-        "session": {"type": "realtime", "model": "gpt-realtime"},
+        "session": {"type": "realtime", "model": "gpt-realtime-2.1"},
     }
     cases: list[tuple[str, int, Send, Send, Cleanup | None]] = [
         (
@@ -202,7 +202,7 @@ async def run(
                 f"{relay}/api/realtime/handshake", content=offer, headers=sdp_with_secret
             ),
             lambda c: c.post(
-                f"{upstream}/realtime/calls?model=gpt-realtime",
+                f"{upstream}/realtime/calls?model=gpt-realtime-2.1",
                 content=offer,
                 headers=sdp_with_secret,
             ),
@@ -217,7 +217,7 @@ async def run(
                 headers={**browser_headers, "Content-Type": "application/sdp"},
             ),
             lambda c: c.post(
-                f"{upstream}/realtime/calls?model=gpt-realtime",
+                f"{upstream}/realtime/calls?model=gpt-realtime-2.1",
                 headers=server_auth,
                 files={
                     "sdp": (None, offer, "application/sdp"),

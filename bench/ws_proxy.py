@@ -266,7 +266,7 @@ def measure(sessions: int, seconds: float, targets: list[str]) -> list[tuple[str
     ):
         env = relay_env(Path(scratch) / "bench.sqlite3", emulator.base_url)
         token = proxy_token(env)
-        path = "/realtime?model=gpt-realtime"
+        path = "/realtime?model=gpt-realtime-2.1"
         if "direct" in targets:
             direct = asyncio.run(
                 load(
