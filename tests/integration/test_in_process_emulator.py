@@ -90,17 +90,7 @@ async def test_the_page_flow_works_on_the_in_process_emulator(keyless):
             headers={"Origin": keyless.url},
         ) as proxied:
             await proxied.until("session.updated")
-            await proxied.send(
-                {
-                    "type": "conversation.item.create",
-                    "item": {
-                        "type": "message",
-                        "role": "user",
-                        "content": [{"type": "input_text", "text": "hello"}],
-                    },
-                }
-            )
-            await proxied.send({"type": "response.create"})
+            await proxied.ask("hello")
             done = (await proxied.until("response.done"))[-1]
 
     assert done["response"]["status"] == "completed"

@@ -143,7 +143,7 @@ def exchange_rows(server, session_id: int) -> list[dict]:
 async def text_turn(client: RealtimeClient, text: str) -> list[dict]:
     await client.until("session.updated")  # the proxy's policy update
     await client.update_session({"type": "realtime", "output_modalities": ["text"]})
-    await text_turn_request(client, text)
+    await client.ask(text)
     return await client.until("response.done")
 
 
@@ -684,7 +684,7 @@ async def test_a_client_that_stops_reading_is_closed_without_buffering_the_reply
 
     async with page_socket(server, agent, max_queue=1, sock=small_window_socket(server)) as client:
         await client.until("session.updated")
-        await text_turn_request(client, words)
+        await client.ask(words)
         # Read nothing more: the reply piles up in front of the proxy, which gives up.
         row = await asyncio.to_thread(session_row, server, agent, 30)
 
@@ -694,20 +694,6 @@ async def test_a_client_that_stops_reading_is_closed_without_buffering_the_reply
     assert row["bytes_to_client"] < 10_000_000
     # OpenAI's socket was let go of too (abruptly, as its writes were stuck behind ours).
     assert row["upstream_close_code"] is not None
-
-
-async def text_turn_request(client: RealtimeClient, text: str) -> None:
-    await client.send(
-        {
-            "type": "conversation.item.create",
-            "item": {
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": text}],
-            },
-        }
-    )
-    await client.send({"type": "response.create"})
 
 
 @pytest.fixture

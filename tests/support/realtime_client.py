@@ -54,6 +54,20 @@ class RealtimeClient:
         await self.send({"type": "session.update", "session": session})
         return (await self.until("session.updated"))[-1]["session"]
 
+    async def ask(self, text: str) -> None:
+        """Send a user text message and ask for a response to it."""
+        await self.send(
+            {
+                "type": "conversation.item.create",
+                "item": {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": text}],
+                },
+            }
+        )
+        await self.send({"type": "response.create"})
+
     async def append(self, pcm: bytes, chunk_ms: int = 20) -> None:
         """Stream internal-format audio as input_audio_buffer.append events, 20 ms each."""
         step = chunk_ms * audio.BYTES_PER_MS
