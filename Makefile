@@ -48,6 +48,7 @@ test: deps $(VENV)/.installed-test tests/sdk-js/node_modules/.installed
 	$(BIN)/ruff format --check .
 	node --test tests/js/
 	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --ds=tests.project.settings tests/project $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

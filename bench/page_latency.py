@@ -30,7 +30,6 @@ sys.path.insert(0, str(PROJECT))
 
 from bench.relay_overhead import free_port  # noqa: E402
 from realtime.emulator.testing import EmulatorProcess  # noqa: E402
-from tests.integration.conftest import project_env, run_daphne  # noqa: E402
 from tests.support.browser import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_FLAGS,
@@ -39,6 +38,7 @@ from tests.support.browser import (  # noqa: E402
     microphone_flag,
     write_microphone,
 )
+from tests.support.servers import project_env, run_daphne  # noqa: E402
 
 # Marks the moments in the page without touching its code: the click, the status text
 # and the assistant meter's peak, watched with a MutationObserver.

@@ -45,7 +45,7 @@ from bench.emulator_load import cpu_seconds, percentile, resident_mib  # noqa: E
 from bench.relay_overhead import free_port  # noqa: E402
 from realtime.emulator import audio  # noqa: E402
 from realtime.emulator.testing import EmulatorProcess  # noqa: E402
-from tests.integration.conftest import project_env  # noqa: E402
+from tests.support.servers import project_env  # noqa: E402
 
 KEY = "sk-bench-ws-proxy"
 FRAME_MS = 20

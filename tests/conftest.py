@@ -7,6 +7,7 @@ from django.core.cache import cache
 
 from realtime import upstream
 from realtime.emulator.testing import EmulatorProcess
+from tests.support.servers import Server, project_env, run_daphne
 
 SERVER_KEY = "sk-test-server-key"
 # Nothing listens on the discard port: tests that need OpenAI ask for the emulator.
@@ -99,3 +100,31 @@ def browser_offer() -> bytes:
         return sdp
 
     return asyncio.run(make()).encode()
+
+
+# --- the project under real servers (tests.support.servers) -------------------------------
+
+
+@pytest.fixture
+def server_env(tmp_path, emulator) -> dict[str, str]:
+    return project_env(tmp_path / "server.sqlite3", emulator.base_url)
+
+
+@pytest.fixture
+def start_daphne(server_env, unused_tcp_port_factory) -> Iterator[Callable[..., Server]]:
+    """Start daphne as `make run` does, on a free port, with environment overrides."""
+    servers: list[Server] = []
+
+    def start(**overrides: str) -> Server:
+        server = run_daphne(server_env, unused_tcp_port_factory(), **overrides)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.kill()
+
+
+@pytest.fixture
+def daphne(start_daphne) -> Server:
+    return start_daphne()

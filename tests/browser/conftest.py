@@ -9,7 +9,6 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.integration.conftest import PROJECT, Server, project_env, run_daphne
 from tests.support.browser import (
     CHROMIUM,
     CHROMIUM_FLAGS,
@@ -18,6 +17,7 @@ from tests.support.browser import (
     microphone_flag,
     write_microphone,
 )
+from tests.support.servers import PROJECT, Server, project_env, run_daphne
 
 ARTIFACTS = PROJECT / "artifacts"
 # The page's own code is not instrumented; this only lets a test see every microphone

@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from tests.integration.conftest import PROJECT
+from tests.support.servers import PROJECT
 
 A_BROWSER_TEST = "tests/browser/test_voice_chat_page.py::test_the_transport_choice_is_remembered"
 

@@ -22,9 +22,9 @@ from openai import AsyncOpenAI
 from realtime import tokens
 from realtime.emulator import audio
 from realtime.emulator.testing import EmulatorProcess
-from tests.integration.conftest import PROJECT, SERVER_SECRET_KEY, project_env, run_daphne
 from tests.support.polling import wait_for
 from tests.support.realtime_client import RealtimeClient, connect, silence, types
+from tests.support.servers import PROJECT, SERVER_SECRET_KEY, project_env, run_daphne
 
 PROXY_SETTINGS = {
     "REALTIME_RATE_LIMIT": "0",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import PROJECT
+from tests.support.servers import PROJECT
 
 SDK_TESTS = PROJECT / "tests" / "sdk-js"
 

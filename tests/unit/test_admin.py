@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 from django.contrib import messages
 from django.urls import reverse
+from django.utils import timezone
 
 from realtime import retirements
 from realtime.diagnostics import Exchange, record_sync
@@ -131,7 +132,7 @@ def test_exchange_list_filters_and_searches(admin_client, rows, query, expected)
 
 
 def test_exchange_list_drills_down_by_date(admin_client, rows):
-    today = rows["mint"].created_at
+    today = timezone.localtime(rows["mint"].created_at)  # the admin drills down by local day
 
     day = admin_client.get(
         reverse(EXCHANGES),

@@ -98,3 +98,13 @@ def test_the_page_has_no_inline_script_so_a_strict_csp_can_apply(client):
 def test_the_page_never_uses_script_processor_node():
     for module in ("realtime/app.js", "realtime/websocket.js", "realtime/webrtc.js"):
         assert "ScriptProcessor" not in Path(finders.find(module)).read_text()
+
+
+def test_the_app_ships_its_own_frame_and_styles_for_the_page(client):
+    page = client.get("/").content.decode()
+
+    assert page.startswith("<!doctype html>")
+    assert '<div class="voice-chat">' in page
+    assert "realtime/voice_chat.css" in page
+    assert finders.find("realtime/voice_chat.css")
+    assert "site-header" not in page  # the project's frame is not the app's

@@ -5,7 +5,7 @@ import sys
 
 import httpx
 
-from tests.integration.conftest import Server
+from tests.support.servers import Server
 
 
 def test_daphne_serves_the_page_its_module_mint_and_relay(daphne, browser_offer):

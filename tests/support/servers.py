@@ -1,0 +1,144 @@
+"""Real servers in subprocesses: the project under daphne (as `make run` starts it),
+`manage.py runserver` and uvicorn, each with its own migrated SQLite database."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+# The servers' SECRET_KEY, so tests can sign what such a server would (an expired token).
+SERVER_SECRET_KEY = "integration-" + "x" * 40
+
+
+class Server:
+    """A server process whose combined output is collected line by line."""
+
+    def __init__(self, command: list[str], env: dict[str, str], ready_text: str) -> None:
+        self.lines: list[str] = []
+        self._ready = threading.Event()
+        self._ready_text = ready_text
+        self.process = subprocess.Popen(
+            command,
+            cwd=PROJECT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            # Its own process group, so that kill() also ends the child runserver's
+            # autoreloader starts.
+            start_new_session=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+            if self._ready_text in line:
+                self._ready.set()
+        self._ready.set()  # exited: stop waiting
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        assert self._ready.wait(timeout), "the server did not start:\n" + self.output
+        assert self.process.poll() is None, "the server exited:\n" + self.output
+
+    def interrupt(self, timeout: float = 30) -> int:
+        """Stop it as Ctrl-C would; return its exit status once its output is read."""
+        self.process.send_signal(signal.SIGINT)
+        try:
+            status = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(
+                f"the server did not stop within {timeout} s of SIGINT:\n{self.output}"
+            ) from None
+        self._reader.join(timeout)
+        return status
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+
+def project_env(database: Path, openai_base_url: str) -> dict[str, str]:
+    """A fresh project environment: its own migrated SQLite file, the given upstream."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONUNBUFFERED": "1",  # so output arrives line by line
+        "ENV_FILES": "",
+        "DEBUG": "true",
+        "SECRET_KEY": SERVER_SECRET_KEY,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "OPENAI_API_KEY": "sk-test-server-key",
+        "OPENAI_BASE_URL": openai_base_url,
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=PROJECT,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    return env
+
+
+# How each server is started, and the line it prints once it listens. Only the command line
+# names the address: the app learns nothing of it.
+SERVER_COMMANDS = {
+    "daphne": (
+        [str(BIN / "daphne"), "-b", "{host}", "-p", "{port}", "voiceproject.asgi:application"],
+        "Listening on TCP address",
+    ),
+    # As a newcomer runs it: with the autoreloader, whose child process serves.
+    "runserver": (
+        [sys.executable, "manage.py", "runserver", "{address}"],
+        "Listening on TCP address",
+    ),
+    "uvicorn": (
+        [
+            str(BIN / "uvicorn"),
+            "--host",
+            "{host}",
+            "--port",
+            "{port}",
+            "--ws",
+            "websockets-sansio",
+            "voiceproject.asgi:application",
+        ],
+        "Uvicorn running on",
+    ),
+}
+
+
+def run_server(
+    kind: str, env: dict[str, str], port: int, host: str = "127.0.0.1", **overrides: str
+) -> Server:
+    """Start the project under ``kind`` (see SERVER_COMMANDS) on ``host`` and ``port``."""
+    command, ready_text = SERVER_COMMANDS[kind]
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    server = Server(
+        [part.format(host=host, port=port, address=address) for part in command],
+        {**env, **overrides},
+        ready_text=ready_text,
+    )
+    server.url = f"http://{address}"
+    server.websocket_url = f"ws://{address}"
+    server.database = env["DATABASE_URL"].removeprefix("sqlite:///")
+    server.env = {**env, **overrides}
+    server.wait_ready()
+    return server
+
+
+def run_daphne(env: dict[str, str], port: int, **overrides: str) -> Server:
+    """daphne as `make run` starts it, on ``port``, with environment overrides."""
+    return run_server("daphne", env, port, **overrides)
