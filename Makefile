@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # Debian's Chromium, which the browser tests drive (tests/support/browser.py).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: deps run test lint format migrate superuser bench clean
+.PHONY: deps run test test-django6 lint format migrate superuser bench clean
 
 # The system packages (Debian's names) each target needs. `make deps` alone checks for all.
 RUN_PACKAGES := python3-venv
@@ -73,13 +73,42 @@ $(BIN)/python: | deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# The project serves the app and, without a key, its emulator; the tests need everything.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[project,emulator]'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[project,emulator,test]'
 	touch $@ $(VENV)/.installed
+
+# The same suites on Django 6.x, which needs Python 3.12 or newer: PYTHON6 if set, else the
+# first that runs of python3.14, python3.13, python3.12 on PATH and pyenv's 3.12+.
+VENV6 ?= .venv-django6
+PYTHON6 ?=
+
+test-django6: DEPS_PACKAGES = $(TEST_PACKAGES)
+test-django6: deps $(VENV6)/.installed-test tests/sdk-js/node_modules/.installed
+	$(VENV6)/bin/python -c 'import django; print("Django", django.get_version())'
+	$(VENV6)/bin/pytest $(PYTEST_ARGS)
+	$(VENV6)/bin/pytest --ds=tests.project.settings tests/project $(PYTEST_ARGS)
+
+$(VENV6)/.installed-test: pyproject.toml
+	@python6="$(PYTHON6)"; \
+	for candidate in python3.14 python3.13 python3.12 $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3; do \
+		[ -n "$$python6" ] && break; \
+		"$$candidate" -c 'import sys, venv; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
+			&& python6=$$candidate; \
+	done; \
+	if [ -z "$$python6" ]; then \
+		echo "make test-django6: Django 6 needs Python 3.12 or newer and none was found; set PYTHON6=/path/to/python3.12" >&2; \
+		exit 1; \
+	fi; \
+	echo "$(VENV6): $$("$$python6" --version) ($$python6)"; \
+	"$$python6" -m venv $(VENV6)
+	$(VENV6)/bin/pip install --quiet --upgrade pip
+	$(VENV6)/bin/pip install --quiet -e '.[project,emulator,test]' 'Django>=6,<7'
+	touch $@
 
 # Test-only: the official JS SDK the proxy is checked against. No lock file (it would record
 # download addresses); package.json pins the range.
@@ -96,4 +125,4 @@ tests/sdk-js/node_modules/.installed: tests/sdk-js/package.json
 	@echo "wrote $@ (DEBUG=true, new SECRET_KEY) for local development"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info tests/sdk-js/node_modules
+	rm -rf $(VENV) $(VENV6) .pytest_cache .ruff_cache *.egg-info tests/sdk-js/node_modules

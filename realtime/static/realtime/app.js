@@ -144,7 +144,7 @@ function onServerEvent(event) {
   if (event.type === "response.done") checkHeard(event);
 }
 
-// A reply with audio that never made a sound: the seed's "connected but silent".
+// A reply with audio that never made a sound: the common "connected but silent" symptom.
 function checkHeard(event) {
   const spoken = (event.response?.output || []).some((item) =>
     (item.content || []).some((part) => part.type === "output_audio"),

@@ -10,7 +10,7 @@ export class Problem extends Error {
 }
 
 // Our JSON error answers: { error: { code, message, hint } }. Never hand such a body to
-// setRemoteDescription (the seed's "Expect line: v=" failure).
+// setRemoteDescription (it fails with "Failed to parse SessionDescription … Expect line: v=").
 export async function problemFromResponse(response) {
   try {
     const { error } = await response.json();

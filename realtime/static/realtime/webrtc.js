@@ -8,7 +8,7 @@ export function csrfToken() {
   return match ? decodeURIComponent(match[1]) : "";
 }
 
-// Absolute URLs: a relative relay URL is the seed's "Failed to construct 'URL'" pitfall.
+// Absolute URLs: a relative relay URL fails with "Failed to construct 'URL': Invalid URL".
 export function endpoint(path) {
   return new URL(path, window.location.origin).toString();
 }
