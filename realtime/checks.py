@@ -1,5 +1,12 @@
 """System checks (``manage.py check`` and runserver say so): the app's settings are valid, and
-the models they name are ones OpenAI still serves."""
+the models they name are ones OpenAI still serves.
+
+- ``realtime.E001``: a setting does not have its default's type (``REALTIME_DEBUG='yes'``).
+- ``realtime.E003`` to ``realtime.E015``: a setting breaks the rule of that id in
+  ``realtime.conf.RULES``; each setting reports the first rule it breaks.
+- ``realtime.W002``: a configured model has an announced shutdown ahead.
+- ``realtime.E002``: a configured model is past its announced shutdown.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +23,11 @@ from realtime.conf import SETTING_NAMES, RealtimeSettings, get_settings
 
 @register()
 def check_realtime_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
-    try:
-        RealtimeSettings.from_settings(settings)
-    except ImproperlyConfigured as error:
-        return [Error(str(error), id="realtime.E001")]
-    return []
+    """Report each setting that breaks a rule as its own error, with the rule's id."""
+    return [
+        Error(problem.message, id=problem.id)
+        for problem in RealtimeSettings.read(settings).problems()
+    ]
 
 
 @register()
@@ -31,7 +38,7 @@ def check_retiring_models(
     try:
         conf = RealtimeSettings.from_settings(settings)
     except ImproperlyConfigured:
-        return []  # realtime.E001 says why
+        return []  # check_realtime_settings says why
     hint = f"See {retirements.DEPRECATIONS_URL}"
     return [
         Error(f"{setting}: {notice}", hint=hint, id="realtime.E002")

@@ -1,17 +1,21 @@
 """The realtime app's settings, with their defaults, validated once.
 
 Projects set plain Django settings (``OPENAI_API_KEY``, ``REALTIME_MODEL``, …); the app
-reads them here into one frozen object. A malformed value raises ``ImproperlyConfigured``
-with a message that names the setting; voiceproject's settings module validates at start so
-the process refuses to boot instead of failing on the first request.
+reads them here into one frozen object. Each field's default is the app's default and its
+type says what the setting holds; ``SETTING_NAMES`` gives each field's Django setting.
+``RULES`` are the rules a value must follow, each with the system check id that
+``manage.py check`` reports it under (``realtime/checks.py``); ``from_settings`` raises
+``ImproperlyConfigured`` naming every setting that breaks one, so voiceproject's settings
+module can refuse to boot instead of failing on the first request.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -75,8 +79,8 @@ class RealtimeSettings:
     proxy_send_timeout: float = 10.0
 
     @classmethod
-    def from_settings(cls, source: Any) -> RealtimeSettings:
-        """Read and validate from anything with Django-setting attributes."""
+    def read(cls, source: Any) -> RealtimeSettings:
+        """Read from anything with Django-setting attributes, as is: see ``problems()``."""
         values = {
             field.name: getattr(source, SETTING_NAMES[field.name], field.default)
             for field in fields(cls)
@@ -87,76 +91,40 @@ class RealtimeSettings:
                 values[field.name] = tuple(values[field.name])
         if values["emulator"] is True:
             values["openai_api_key"] = EMULATOR_API_KEY  # never send a real key to a stand-in
-        conf = cls(**values)
+        return cls(**values)
+
+    @classmethod
+    def from_settings(cls, source: Any) -> RealtimeSettings:
+        """Read and validate from anything with Django-setting attributes."""
+        conf = cls.read(source)
         conf.validate()
         return conf
 
     def validate(self) -> None:
+        """Raise ``ImproperlyConfigured`` naming every problem, one after another."""
+        if problems := self.problems():
+            raise ImproperlyConfigured("; ".join(problem.message for problem in problems))
+
+    def problems(self) -> list[Problem]:
+        """Return every setting that breaks a rule, in field order, with the rule's check id.
+
+        A setting reports the first rule it breaks, its type before the ``RULES``, since
+        each rule assumes the ones before it hold.
+        """
+        found = []
         for field in fields(self):
             value = getattr(self, field.name)
             expected = type(field.default)
-            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            if not _is_a(value, expected):
+                says = f"must be a {expected.__name__}"
+                found.append(Problem(TYPE_RULE_ID, _describe(field.name, value, says)))
                 continue
-            if type(value) is not expected:
-                raise _invalid(field.name, value, f"must be a {expected.__name__}")
-        if self.openai_api_key.startswith("ek_"):
-            raise _invalid(
-                "openai_api_key",
-                "ek_…",
-                "must be a server key (sk-…), not an ephemeral client secret",
-            )
-        base = urlsplit(self.openai_base_url)
-        if base.scheme not in {"http", "https"} or not base.netloc:
-            raise _invalid(
-                "openai_base_url", self.openai_base_url, "must be an http(s) URL ending in /v1"
-            )
-        if not self.model:
-            raise _invalid("model", self.model, "must name a realtime model")
-        low, high = SECRET_TTL_RANGE
-        if not low <= self.secret_ttl <= high:
-            raise _invalid("secret_ttl", self.secret_ttl, f"must be {low}..{high} seconds")
-        if self.transport not in TRANSPORTS:
-            raise _invalid("transport", self.transport, f"must be one of {', '.join(TRANSPORTS)}")
-        if self.webrtc_flow not in WEBRTC_FLOWS:
-            raise _invalid(
-                "webrtc_flow", self.webrtc_flow, f"must be one of {', '.join(WEBRTC_FLOWS)}"
-            )
-        for name in ("connect_timeout", "read_timeout"):
-            if getattr(self, name) <= 0:
-                raise _invalid(name, getattr(self, name), "must be a positive number of seconds")
-        if self.rate_limit < 0:
-            raise _invalid("rate_limit", self.rate_limit, "must be 0 (off) or more")
-        if self.rate_limit_window < 1:
-            raise _invalid("rate_limit_window", self.rate_limit_window, "must be 1 or more")
-        if self.error_body_limit < 256:
-            raise _invalid("error_body_limit", self.error_body_limit, "must be 256 or more")
-        for tool in self.tools:
-            if not (
-                isinstance(tool, dict)
-                and tool.get("type") == "function"
-                and isinstance(tool.get("name"), str)
-                and tool["name"]
-            ):
-                raise _invalid(
-                    "tools", tool, 'must be function tools: {"type": "function", "name": …}'
-                )
-        for name in ("allowed_models", "proxy_client_events"):
-            if not all(isinstance(item, str) and item for item in getattr(self, name)):
-                raise _invalid(name, getattr(self, name), "must be a list of names")
-        if unknown := sorted(set(self.proxy_client_events) - set(CLIENT_EVENT_TYPES)):
-            raise _invalid(
-                "proxy_client_events", ",".join(unknown), "are not realtime client event types"
-            )
-        for name in (
-            "proxy_max_frame_bytes",
-            "proxy_max_messages_per_second",
-            "proxy_max_sessions_per_user",
-        ):
-            if getattr(self, name) < 1:
-                raise _invalid(name, getattr(self, name), "must be 1 or more")
-        for name in ("proxy_idle_timeout", "proxy_max_session_seconds", "proxy_send_timeout"):
-            if getattr(self, name) <= 0:
-                raise _invalid(name, getattr(self, name), "must be a positive number of seconds")
+            for rule in RULES:
+                if field.name in rule.fields and not rule.holds(value):
+                    shown = rule.shows(value)
+                    found.append(Problem(rule.id, _describe(field.name, shown, rule.says)))
+                    break
+        return found
 
     def model_for(self, requested: str | None) -> str:
         """The model a client asked for if the allow-list names it, else the configured one."""
@@ -213,9 +181,138 @@ SETTING_NAMES = {
 }
 
 
-def _invalid(field_name: str, value: Any, rule: str) -> ImproperlyConfigured:
+class Problem(NamedTuple):
+    """A setting that breaks a rule: the rule's system check id and a message naming it."""
+
+    id: str
+    message: str
+
+
+class Rule(NamedTuple):
+    """What the values of some fields must do, and the check id reported when one does not."""
+
+    id: str
+    fields: tuple[str, ...]
+    holds: Callable[[Any], bool]
+    says: str
+    # What the message shows of a value that breaks the rule: by default the value itself.
+    shows: Callable[[Any], Any] = lambda value: value
+
+
+def _is_a(value: Any, expected: type) -> bool:
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return True
+    return type(value) is expected
+
+
+def _is_http_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in {"http", "https"} and bool(parts.netloc)
+
+
+def _other_than_function_tools(tools: tuple[Any, ...]) -> list[Any]:
+    return [
+        tool
+        for tool in tools
+        if not (
+            isinstance(tool, dict)
+            and tool.get("type") == "function"
+            and isinstance(tool.get("name"), str)
+            and tool["name"]
+        )
+    ]
+
+
+def _unknown_event_types(events: tuple[str, ...]) -> list[str]:
+    return sorted(set(events) - set(CLIENT_EVENT_TYPES))
+
+
+# Every field's value must have its default's type (an int will do for a float).
+TYPE_RULE_ID = "realtime.E001"
+# realtime.E002 and realtime.W002 are the retiring-models check's (realtime/checks.py).
+RULES = (
+    Rule(
+        "realtime.E003",
+        ("openai_api_key",),
+        lambda key: not key.startswith("ek_"),
+        "must be a server key (sk-…), not an ephemeral client secret",
+    ),
+    Rule(
+        "realtime.E004",
+        ("openai_base_url",),
+        _is_http_url,
+        "must be an http(s) URL ending in /v1",
+    ),
+    Rule("realtime.E005", ("model",), bool, "must name a realtime model"),
+    Rule(
+        "realtime.E006",
+        ("secret_ttl",),
+        lambda ttl: SECRET_TTL_RANGE[0] <= ttl <= SECRET_TTL_RANGE[1],
+        "must be {}..{} seconds".format(*SECRET_TTL_RANGE),
+    ),
+    Rule(
+        "realtime.E007",
+        ("transport",),
+        lambda transport: transport in TRANSPORTS,
+        f"must be one of {', '.join(TRANSPORTS)}",
+    ),
+    Rule(
+        "realtime.E008",
+        ("webrtc_flow",),
+        lambda flow: flow in WEBRTC_FLOWS,
+        f"must be one of {', '.join(WEBRTC_FLOWS)}",
+    ),
+    Rule(
+        "realtime.E009",
+        (
+            "connect_timeout",
+            "read_timeout",
+            "proxy_idle_timeout",
+            "proxy_max_session_seconds",
+            "proxy_send_timeout",
+        ),
+        lambda seconds: seconds > 0,
+        "must be a positive number of seconds",
+    ),
+    Rule("realtime.E010", ("rate_limit",), lambda limit: limit >= 0, "must be 0 (off) or more"),
+    Rule(
+        "realtime.E011",
+        (
+            "rate_limit_window",
+            "proxy_max_frame_bytes",
+            "proxy_max_messages_per_second",
+            "proxy_max_sessions_per_user",
+        ),
+        lambda number: number >= 1,
+        "must be 1 or more",
+    ),
+    Rule("realtime.E012", ("error_body_limit",), lambda limit: limit >= 256, "must be 256 or more"),
+    Rule(
+        "realtime.E013",
+        ("tools",),
+        lambda tools: not _other_than_function_tools(tools),
+        'must be function tools: {"type": "function", "name": …}',
+        shows=lambda tools: _other_than_function_tools(tools)[0],
+    ),
+    Rule(
+        "realtime.E014",
+        ("allowed_models", "proxy_client_events"),
+        lambda names: all(isinstance(name, str) and name for name in names),
+        "must be a list of names",
+    ),
+    Rule(
+        "realtime.E015",
+        ("proxy_client_events",),
+        lambda events: not _unknown_event_types(events),
+        "are not realtime client event types",
+        shows=lambda events: ",".join(_unknown_event_types(events)),
+    ),
+)
+
+
+def _describe(field_name: str, value: Any, rule: str) -> str:
     shown = "<hidden>" if field_name == "openai_api_key" else repr(value)
-    return ImproperlyConfigured(f"{SETTING_NAMES[field_name]}={shown} {rule}")
+    return f"{SETTING_NAMES[field_name]}={shown} {rule}"
 
 
 @cache

@@ -12,7 +12,7 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 from urllib.parse import urlsplit
 
 import environ
@@ -112,6 +112,22 @@ class Env:
             return json.loads(value)
         except ValueError as error:
             raise ConfigError(f"{name} is not valid JSON: {error}") from None
+
+    def typed(self, name: str, kind: Any, default: Any) -> Any:
+        """Read ``name`` as the type hint ``kind`` says, with the reader of that type.
+
+        ``str``, ``bool``, ``int`` and ``float`` have theirs; a tuple of strings is a
+        comma-separated list and a tuple of anything else (objects, say) a JSON list. Tuples
+        come back as lists, as settings modules hold them.
+        """
+        readers = {str: self.str, bool: self.bool, int: self.int, float: self.float}
+        if kind in readers:
+            return readers[kind](name, default)
+        if get_origin(kind) is tuple:
+            if get_args(kind)[0] is str:
+                return self.list(name, default)
+            return self.json(name, list(default))
+        raise TypeError(f"{name}: no reader for {kind!r}")
 
     def origins(self, name: str, default: Iterable[str]) -> list[str]:
         origins = self.list(name, default)

@@ -1,16 +1,21 @@
 """Settings for voiceproject, read from the environment, then .env.local, then .env.
 
-Every variable is listed in .env.example and in the README's configuration table. A missing
-or malformed value stops the process with one line naming it (see the ``except`` at the end).
+Every variable is listed in .env.example and in the README's configuration table. The realtime
+app's (``realtime.conf.SETTING_NAMES``) are read in one loop, each as its field's type says.
+A missing or malformed value stops the process with one line naming it, or every bad app
+setting (see the ``except`` at the end).
 """
 
 import sys
+from dataclasses import fields
 from pathlib import Path
+from typing import Any, get_type_hints
 
 from django.core.exceptions import ImproperlyConfigured
 
+from realtime import conf
 from realtime.conf import RealtimeSettings
-from voiceproject.environment import read_environment
+from voiceproject.environment import ConfigError, Env, read_environment
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -90,6 +95,32 @@ LOGGING = {
     },
 }
 
+
+def _read_app_settings(env: Env, defaults: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Read each of the app's settings from the variable of its name, as its field's type says.
+
+    Return the settings that could be read, by setting name, and why the others could not.
+    A field's default is the app's, unless ``defaults`` has the project's.
+    """
+    # Spelling that does not matter: a trailing slash, letter case.
+    tidy = {
+        "openai_base_url": lambda url: url.rstrip("/"),
+        "transport": str.lower,
+        "webrtc_flow": str.lower,
+    }
+    types = get_type_hints(RealtimeSettings)
+    values, unreadable = {}, []
+    for field in fields(RealtimeSettings):
+        name = conf.SETTING_NAMES[field.name]
+        try:
+            value = env.typed(name, types[field.name], defaults.get(field.name, field.default))
+        except ConfigError as error:
+            unreadable.append(str(error))
+            continue
+        values[name] = tidy[field.name](value) if field.name in tidy else value
+    return values, unreadable
+
+
 env = read_environment(BASE_DIR)
 
 try:
@@ -112,59 +143,20 @@ try:
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
         )
 
-    OPENAI_API_KEY = env.str("OPENAI_API_KEY")
-    OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", RealtimeSettings.openai_base_url).rstrip("/")
     # With no key in development, talk to the offline emulator, which the app serves inside
     # this same process. Never implied with DEBUG off: a production server without a key
     # answers 503 server_not_configured instead of faking a model.
-    REALTIME_EMULATOR = env.bool("REALTIME_EMULATOR", DEBUG and not OPENAI_API_KEY)
-    REALTIME_MODEL = env.str("REALTIME_MODEL", RealtimeSettings.model)
-    REALTIME_VOICE = env.str("REALTIME_VOICE", RealtimeSettings.voice)
-    REALTIME_INSTRUCTIONS = env.str("REALTIME_INSTRUCTIONS", RealtimeSettings.instructions)
-    REALTIME_TRANSCRIPTION_MODEL = env.str(
-        "REALTIME_TRANSCRIPTION_MODEL", RealtimeSettings.transcription_model
+    app_settings, problems = _read_app_settings(
+        env, {"emulator": DEBUG and not env.str("OPENAI_API_KEY")}
     )
-    REALTIME_SECRET_TTL = env.int("REALTIME_SECRET_TTL", RealtimeSettings.secret_ttl)
-    REALTIME_TRANSPORT = env.str("REALTIME_TRANSPORT", RealtimeSettings.transport).lower()
-    REALTIME_WEBRTC_FLOW = env.str("REALTIME_WEBRTC_FLOW", RealtimeSettings.webrtc_flow).lower()
-    REALTIME_DEBUG = env.bool("REALTIME_DEBUG", RealtimeSettings.debug)
-    REALTIME_REQUIRE_LOGIN = env.bool("REALTIME_REQUIRE_LOGIN", RealtimeSettings.require_login)
-    REALTIME_CONNECT_TIMEOUT = env.float(
-        "REALTIME_CONNECT_TIMEOUT", RealtimeSettings.connect_timeout
-    )
-    REALTIME_READ_TIMEOUT = env.float("REALTIME_READ_TIMEOUT", RealtimeSettings.read_timeout)
-    REALTIME_RATE_LIMIT = env.int("REALTIME_RATE_LIMIT", RealtimeSettings.rate_limit)
-    REALTIME_RATE_LIMIT_WINDOW = env.int(
-        "REALTIME_RATE_LIMIT_WINDOW", RealtimeSettings.rate_limit_window
-    )
-    REALTIME_ERROR_BODY_LIMIT = env.int(
-        "REALTIME_ERROR_BODY_LIMIT", RealtimeSettings.error_body_limit
-    )
-    REALTIME_TOOLS = env.json("REALTIME_TOOLS", [])
-    REALTIME_ALLOWED_MODELS = env.list("REALTIME_ALLOWED_MODELS", [])
-    REALTIME_LOCK_SESSION = env.bool("REALTIME_LOCK_SESSION", RealtimeSettings.lock_session)
-    REALTIME_PROXY_CLIENT_EVENTS = env.list(
-        "REALTIME_PROXY_CLIENT_EVENTS", list(RealtimeSettings.proxy_client_events)
-    )
-    REALTIME_PROXY_MAX_FRAME_BYTES = env.int(
-        "REALTIME_PROXY_MAX_FRAME_BYTES", RealtimeSettings.proxy_max_frame_bytes
-    )
-    REALTIME_PROXY_MAX_MESSAGES_PER_SECOND = env.int(
-        "REALTIME_PROXY_MAX_MESSAGES_PER_SECOND", RealtimeSettings.proxy_max_messages_per_second
-    )
-    REALTIME_PROXY_IDLE_TIMEOUT = env.float(
-        "REALTIME_PROXY_IDLE_TIMEOUT", RealtimeSettings.proxy_idle_timeout
-    )
-    REALTIME_PROXY_MAX_SESSION_SECONDS = env.float(
-        "REALTIME_PROXY_MAX_SESSION_SECONDS", RealtimeSettings.proxy_max_session_seconds
-    )
-    REALTIME_PROXY_MAX_SESSIONS_PER_USER = env.int(
-        "REALTIME_PROXY_MAX_SESSIONS_PER_USER", RealtimeSettings.proxy_max_sessions_per_user
-    )
-    REALTIME_PROXY_SEND_TIMEOUT = env.float(
-        "REALTIME_PROXY_SEND_TIMEOUT", RealtimeSettings.proxy_send_timeout
-    )
-    RealtimeSettings.from_settings(sys.modules[__name__])
+    globals().update(app_settings)  # OPENAI_API_KEY, REALTIME_MODEL, …
+    try:
+        RealtimeSettings.from_settings(sys.modules[__name__])
+    except ImproperlyConfigured as invalid:
+        problems.append(str(invalid))
+    if problems:
+        # Every bad app setting at once, the unreadable ones first.
+        raise ImproperlyConfigured("; ".join(problems))
 except ImproperlyConfigured as error:
     # One clear line instead of a traceback: this runs before any server or command starts.
     raise SystemExit(f"voiceproject: configuration error: {error}") from None

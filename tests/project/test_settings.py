@@ -1,14 +1,17 @@
 """Settings: strict parsing, precedence of sources, validation, and failing at start."""
 
+import json
 import os
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from realtime.conf import RealtimeSettings, get_settings
+from realtime.conf import SETTING_NAMES, RealtimeSettings, get_settings
 from voiceproject.environment import ConfigError, Env, read_environment
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -70,6 +73,26 @@ def test_lists_are_comma_separated_and_trimmed():
         "a.example",
         "b.example",
     ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "value"),
+    [
+        (str, " marin ", "marin"),
+        (bool, "on", True),
+        (int, "42", 42),
+        (float, "2.5", 2.5),
+        (tuple[str, ...], "a, b,", ["a", "b"]),
+        (tuple[dict[str, Any], ...], '[{"type": "function"}]', [{"type": "function"}]),
+    ],
+)
+def test_a_typed_read_uses_the_reader_of_the_type(kind, text, value):
+    assert Env({"SETTING": text}).typed("SETTING", kind, kind()) == value
+
+
+def test_an_unset_tuple_reads_as_a_list_of_its_default():
+    assert Env({}).typed("SETTING", tuple[str, ...], ("a",)) == ["a"]
+    assert Env({}).typed("SETTING", tuple[dict[str, Any], ...], ()) == []
 
 
 def test_csrf_origins_need_a_scheme():
@@ -204,10 +227,91 @@ def test_the_system_check_reports_invalid_settings(settings):
 
     errors = check_realtime_settings()
 
-    assert [error.id for error in errors] == ["realtime.E001"]
+    assert [error.id for error in errors] == ["realtime.E007"]
 
 
 # --- starting the project ---------------------------------------------------------------
+
+# Values the rules constrain, or that the project tidies: as the environment spells them, and
+# as the settings module holds them.
+CONSTRAINED = {
+    "OPENAI_BASE_URL": ("http://127.0.0.1:9/v1/", "http://127.0.0.1:9/v1"),
+    "REALTIME_TRANSPORT": ("WebSocket", "websocket"),
+    "REALTIME_WEBRTC_FLOW": ("Ephemeral", "ephemeral"),
+    "REALTIME_TOOLS": ('[{"type": "function", "name": "f"}]', [{"type": "function", "name": "f"}]),
+    "REALTIME_PROXY_CLIENT_EVENTS": (
+        "session.update, response.create",
+        ["session.update", "response.create"],
+    ),
+}
+
+
+def other_than(default: Any) -> tuple[str, Any]:
+    """Return a value of the default's type other than it: as spelled, and as read."""
+    if isinstance(default, bool):
+        return ("false" if default else "true"), not default
+    if isinstance(default, int):
+        return str(default + 1), default + 1
+    if isinstance(default, float):
+        return str(default + 0.5), default + 0.5
+    if isinstance(default, str):
+        return f" {default}-2 ", f"{default}-2"
+    return "a, b", ["a", "b"]
+
+
+def load_project(**environment: str) -> dict[str, Any]:
+    """Import the project's settings in a new process with exactly this environment; return
+    the app's settings as the settings module holds them."""
+    names = list(SETTING_NAMES.values())
+    code = (
+        "import json, sys, voiceproject.settings as s; "
+        f"json.dump({{name: getattr(s, name) for name in {names!r}}}, sys.stdout)"
+    )
+    env = {"PATH": os.environ["PATH"], "ENV_FILES": "", "SECRET_KEY": "x" * 50, **environment}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_every_app_setting_is_read_from_the_environment_by_its_default_type():
+    spelled, expected = {}, {}
+    for field in fields(RealtimeSettings):
+        name = SETTING_NAMES[field.name]
+        spelled[name], expected[name] = CONSTRAINED.get(name) or other_than(field.default)
+
+    assert load_project(**spelled) == expected
+
+
+def test_an_empty_environment_gives_the_apps_defaults():
+    loaded = load_project()
+
+    assert loaded == {
+        SETTING_NAMES[field.name]: list(field.default)
+        if isinstance(field.default, tuple)
+        else field.default
+        for field in fields(RealtimeSettings)
+    }
+
+
+@pytest.mark.parametrize(
+    ("environment", "implied"),
+    [
+        ({"DEBUG": "true"}, True),
+        ({"DEBUG": "true", "OPENAI_API_KEY": "sk-test"}, False),
+        ({"DEBUG": "false"}, False),
+        ({"DEBUG": "true", "REALTIME_EMULATOR": "false"}, False),
+    ],
+)
+def test_the_emulator_is_implied_only_in_development_without_a_key(environment, implied):
+    assert load_project(**environment)["REALTIME_EMULATOR"] is implied
 
 
 def start_project(**environment: str) -> subprocess.CompletedProcess:
@@ -260,3 +364,20 @@ def test_starting_with_valid_settings_passes_the_checks():
     result = start_project(SECRET_KEY="x" * 50, OPENAI_API_KEY="sk-test-server-key")
 
     assert result.returncode == 0, result.stderr
+
+
+def test_start_up_names_every_bad_setting():
+    result = start_project(
+        SECRET_KEY="x" * 50,
+        REALTIME_SECRET_TTL="ten minutes",
+        REALTIME_TRANSPORT="smoke",
+        REALTIME_PROXY_IDLE_TIMEOUT="-5",
+    )
+
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "voiceproject: configuration error: "
+        "REALTIME_SECRET_TTL='ten minutes' is not a whole number; "
+        "REALTIME_TRANSPORT='smoke' must be one of webrtc, websocket; "
+        "REALTIME_PROXY_IDLE_TIMEOUT=-5.0 must be a positive number of seconds"
+    ]
