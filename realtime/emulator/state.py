@@ -149,3 +149,16 @@ def mask(text: str) -> str:
 
 def masked_headers(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
     return {name.decode("latin-1"): mask(value.decode("latin-1")) for name, value in headers}
+
+
+def record_client_events(emulator: Emulator, conversation: Conversation) -> None:
+    """Keep each client event the conversation receives for the control API."""
+    session_id = conversation.session["id"]
+    conversation.on_client_event = lambda event: emulator.note(
+        "event", session_id=session_id, event=event
+    )
+
+
+def session_expiry(emulator: Emulator) -> int:
+    """Return when a session opened now expires, in Unix seconds."""
+    return int(time.time()) + emulator.settings.session_seconds

@@ -13,7 +13,7 @@ from openai.types.realtime.realtime_transcription_session_create_response import
     RealtimeTranscriptionSessionCreateResponse,
 )
 
-from realtime.emulator import schema
+from realtime.emulator import availability, schema, sessions
 from realtime.emulator.errors import ApiError
 
 
@@ -211,7 +211,7 @@ def test_a_wide_valid_request_is_accepted_and_valid_for_the_sdk_too():
 
 
 def test_the_default_session_is_the_services_and_valid_for_the_sdk():
-    session = schema.effective_session(None)
+    session = sessions.effective_session(None)
 
     RealtimeSessionCreateResponse.model_validate(session)
     assert session["audio"]["input"]["turn_detection"] == {
@@ -232,7 +232,7 @@ def test_the_default_session_is_the_services_and_valid_for_the_sdk():
 
 
 def test_a_transcription_session_has_its_own_object_and_is_valid_for_the_sdk():
-    session = schema.effective_session({"type": "transcription"})
+    session = sessions.effective_session({"type": "transcription"})
 
     RealtimeTranscriptionSessionCreateResponse.model_validate(session)
     assert session["object"] == "realtime.transcription_session"
@@ -240,7 +240,7 @@ def test_a_transcription_session_has_its_own_object_and_is_valid_for_the_sdk():
 
 
 def test_requested_fields_go_over_the_defaults():
-    session = schema.effective_session(
+    session = sessions.effective_session(
         {
             "type": "realtime",
             "audio": {
@@ -257,7 +257,7 @@ def test_requested_fields_go_over_the_defaults():
 
 
 def test_a_semantic_vad_request_gets_semantic_defaults():
-    session = schema.effective_session(
+    session = sessions.effective_session(
         {"type": "realtime", "audio": {"input": {"turn_detection": {"type": "semantic_vad"}}}}
     )
 
@@ -275,18 +275,18 @@ def test_a_semantic_vad_request_gets_semantic_defaults():
 
 def test_session_update_without_type_is_missing_required_parameter():
     error = refusal(
-        schema.apply_session_update, schema.effective_session(None), {"instructions": "x"}
+        sessions.apply_session_update, sessions.effective_session(None), {"instructions": "x"}
     )
 
     assert (error.code, error.param) == ("missing_required_parameter", "session.type")
 
 
 def test_session_update_with_unknown_field_names_it_and_changes_nothing():
-    current = schema.effective_session(None)
+    current = sessions.effective_session(None)
     before = repr(current)
 
     error = refusal(
-        schema.apply_session_update,
+        sessions.apply_session_update,
         current,
         {"type": "realtime", "instructions": "new", "bogus_field": 1},
     )
@@ -296,8 +296,8 @@ def test_session_update_with_unknown_field_names_it_and_changes_nothing():
 
 
 def test_turn_detection_null_disables_vad():
-    updated = schema.apply_session_update(
-        schema.effective_session(None),
+    updated = sessions.apply_session_update(
+        sessions.effective_session(None),
         {"type": "realtime", "audio": {"input": {"turn_detection": None}}},
     )
 
@@ -306,9 +306,9 @@ def test_turn_detection_null_disables_vad():
 
 
 def test_session_update_merges_deeply_and_keeps_the_rest():
-    current = schema.effective_session(None)
+    current = sessions.effective_session(None)
 
-    updated = schema.apply_session_update(
+    updated = sessions.apply_session_update(
         current, {"type": "realtime", "audio": {"output": {"speed": 1.25}}}
     )
 
@@ -320,15 +320,15 @@ def test_session_update_merges_deeply_and_keeps_the_rest():
 
 def test_a_session_cannot_change_its_type():
     error = refusal(
-        schema.apply_session_update, schema.effective_session(None), {"type": "transcription"}
+        sessions.apply_session_update, sessions.effective_session(None), {"type": "transcription"}
     )
 
     assert error.param == "session.type"
 
 
 def test_temperature_is_accepted_and_ignored_as_the_service_does():
-    updated = schema.apply_session_update(
-        schema.effective_session(None), {"type": "realtime", "temperature": 0.8}
+    updated = sessions.apply_session_update(
+        sessions.effective_session(None), {"type": "realtime", "temperature": 0.8}
     )
 
     assert "temperature" not in updated
@@ -337,8 +337,8 @@ def test_temperature_is_accepted_and_ignored_as_the_service_does():
 @pytest.mark.parametrize("field", ["id", "object", "expires_at"])
 def test_read_only_session_fields_are_unknown_parameters(field):
     error = refusal(
-        schema.apply_session_update,
-        schema.effective_session(None),
+        sessions.apply_session_update,
+        sessions.effective_session(None),
         {"type": "realtime", field: "x"},
     )
 
@@ -352,12 +352,12 @@ def test_read_only_session_fields_are_unknown_parameters(field):
     "model", ["gpt-realtime-2.1", "gpt-realtime-2.1-mini", "gpt-realtime-2", "gpt-audio-1.5"]
 )
 def test_current_realtime_and_audio_models_are_served(model):
-    schema.check_served(model)
+    availability.check_served(model)
 
 
 @pytest.mark.parametrize("model", ["gpt-4o-realtime-preview", "gpt-realtime-mini-2025-10-06"])
 def test_a_shut_down_model_is_refused_as_any_model_the_service_does_not_serve(model):
-    error = refusal(schema.check_served, model)
+    error = refusal(availability.check_served, model)
 
     assert (error.message, error.code, error.param, error.status) == (
         f'Model "{model}" is not supported in realtime mode.',
@@ -368,16 +368,16 @@ def test_a_shut_down_model_is_refused_as_any_model_the_service_does_not_serve(mo
 
 
 def test_a_model_is_refused_from_its_shutdown_date_on():
-    schema.check_served("gpt-realtime", today=date(2027, 1, 19))
+    availability.check_served("gpt-realtime", today=date(2027, 1, 19))
 
-    error = refusal(schema.check_served, "gpt-realtime", today=date(2027, 1, 20))
+    error = refusal(availability.check_served, "gpt-realtime", today=date(2027, 1, 20))
 
     assert error.code == "invalid_model"
 
 
 def test_the_default_model_gives_way_to_its_replacement_once_shut_down():
-    assert schema.default_model(date(2027, 1, 19)) == "gpt-realtime"
-    assert schema.default_model(date(2027, 1, 20)) == "gpt-realtime-2.1"
+    assert availability.default_model(date(2027, 1, 19)) == "gpt-realtime"
+    assert availability.default_model(date(2027, 1, 20)) == "gpt-realtime-2.1"
 
 
 def test_the_current_transcription_model_is_accepted():
@@ -391,10 +391,10 @@ def test_the_current_transcription_model_is_accepted():
 
 
 def test_session_update_to_a_shut_down_model_is_refused_and_changes_nothing():
-    current = schema.effective_session({"type": "realtime", "model": "gpt-realtime-2.1"})
+    current = sessions.effective_session({"type": "realtime", "model": "gpt-realtime-2.1"})
 
     error = refusal(
-        schema.apply_session_update,
+        sessions.apply_session_update,
         current,
         {"type": "realtime", "model": "gpt-4o-realtime-preview", "instructions": "Hi."},
     )
@@ -404,10 +404,10 @@ def test_session_update_to_a_shut_down_model_is_refused_and_changes_nothing():
 
 
 def test_session_update_naming_the_current_model_is_accepted():
-    current = schema.effective_session({"type": "realtime", "model": "gpt-realtime-2.1"})
+    current = sessions.effective_session({"type": "realtime", "model": "gpt-realtime-2.1"})
     update = {"type": "realtime", "model": "gpt-realtime-2.1"}
 
-    assert schema.apply_session_update(current, update)["model"] == "gpt-realtime-2.1"
+    assert sessions.apply_session_update(current, update)["model"] == "gpt-realtime-2.1"
 
 
 # --- items, responses, client events ---------------------------------------------------------
