@@ -227,6 +227,12 @@ def _unknown_event_types(events: tuple[str, ...]) -> list[str]:
     return sorted(set(events) - set(CLIENT_EVENT_TYPES))
 
 
+def _emulator_missing() -> list[str]:
+    from realtime.emulator import missing_packages  # plain data: imports none of them
+
+    return missing_packages()
+
+
 # Every field's value must have its default's type (an int will do for a float).
 TYPE_RULE_ID = "realtime.E001"
 # realtime.E002 and realtime.W002 are the retiring-models check's (realtime/checks.py).
@@ -306,6 +312,13 @@ RULES = (
         lambda events: not _unknown_event_types(events),
         "are not realtime client event types",
         shows=lambda events: ",".join(_unknown_event_types(events)),
+    ),
+    Rule(
+        "realtime.E016",
+        ("emulator",),
+        lambda on: not on or not _emulator_missing(),
+        "needs the emulator's packages, which are not installed: "
+        "pip install 'voiceproject[emulator]'",
     ),
 )
 

@@ -9,6 +9,12 @@ import argparse
 import logging
 import os
 
+from realtime.emulator import INSTALL, missing_packages
+
+if missing := missing_packages():
+    # One line, before the imports that would fail with a traceback.
+    raise SystemExit(f"realtime emulator: {', '.join(missing)} missing; {INSTALL}")
+
 import uvicorn
 
 from realtime.emulator.app import EmulatorApp
