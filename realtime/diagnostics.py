@@ -6,6 +6,10 @@ mint started (matched by the secret's fingerprint); anything else that reached O
 starts a session of its own; a refusal that never left this server joins a session only if
 its secret names one. The WebSocket proxy opens its session first (one per connection) and
 files its exchange under it.
+
+From async code every database round goes through Channels' ``database_sync_to_async``,
+which closes stale connections before and after it: the WebSocket proxy, which touches
+the database only here and at connect, needs no cleanup between frames.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import logging
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,13 +28,6 @@ from realtime.keys import redact
 from realtime.models import Outcome, RealtimeSession, UpstreamExchange
 
 logger = logging.getLogger(__name__)
-
-FAILURE_OUTCOMES = {
-    upstream.UpstreamHTTPError: Outcome.UPSTREAM_ERROR,
-    upstream.UpstreamTimeout: Outcome.TIMEOUT,
-    upstream.UpstreamInvalidAnswer: Outcome.INVALID_ANSWER,
-    upstream.UpstreamUnreachable: Outcome.UNREACHABLE,
-}
 
 
 def truncate(text: str, limit: int) -> str:
@@ -63,12 +60,12 @@ class Exchange:
     secret_fingerprint: str = ""
     session_id: int | None = None
 
-    def note_failure(self, error: upstream.UpstreamError, code: str) -> None:
+    def note_failure(self, error: upstream.UpstreamError) -> None:
         """Fill the failure fields from what the upstream client raised."""
-        self.outcome = FAILURE_OUTCOMES[type(error)]
-        self.error_code = code
-        self.upstream_status = getattr(error, "status", None)
-        self.upstream_error = getattr(error, "body", "") or str(error)
+        self.outcome = error.outcome
+        self.error_code = error.error_code
+        self.upstream_status = error.status
+        self.upstream_error = error.body or str(error)
 
     def log_line(self) -> str:
         parts = [
@@ -92,7 +89,7 @@ def _ms(value: float | None) -> str:
 
 async def record(exchange: Exchange) -> UpstreamExchange | None:
     """Store the exchange and log it; on a database failure, log and return None."""
-    return await sync_to_async(record_sync)(exchange)
+    return await database_sync_to_async(record_sync)(exchange)
 
 
 def record_sync(exchange: Exchange) -> UpstreamExchange | None:
@@ -149,7 +146,7 @@ def _session_for(exchange: Exchange) -> RealtimeSession | None:
     return session
 
 
-@sync_to_async
+@database_sync_to_async
 def open_session(**fields: Any) -> int | None:
     """Start a session row (the WebSocket proxy's, one per connection); its id, or None if
     the database refused (the session goes on unrecorded, and the failure is logged)."""
@@ -163,7 +160,7 @@ def open_session(**fields: Any) -> int | None:
         return None
 
 
-@sync_to_async
+@database_sync_to_async
 def end_session(session_id: int | None, **fields: Any) -> None:
     """Stamp a session's end and its totals; best-effort like every record."""
     if session_id is None:

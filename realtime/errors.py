@@ -1,145 +1,275 @@
-"""Error codes, HTTP statuses and the hints a person can act on.
+"""The one table of problems: each code with its HTTP status, close code, message and hint.
 
-This is the seed's troubleshooting table as data. Our own refusals and upstream failures
-have a code here with the status we answer; upstream 4xx keep OpenAI's status and body and
-gain a hint looked up by their code (or, for codes OpenAI shares between causes, by the
-message). The page shows the hint, the admin shows the code, logs carry both.
+Every refusal of ours and every upstream failure we answer with our own code is defined
+here once, whether the views answer it over HTTP (``realtime.answers``), the WebSocket proxy
+with an ``error`` event and a close (``realtime.proxy``), or both. Upstream 4xx keep
+OpenAI's status and body and gain a hint looked up by their code (or, for codes OpenAI
+shares between causes, by the message). The common troubleshooting symptoms are here as
+data too: ``UPSTREAM_HINTS`` for the errors OpenAI reports, ``BROWSER_HINTS`` for what only
+a browser sees. The page shows the hint, the admin shows the code, logs carry both.
 """
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from django.http import JsonResponse
-
 from realtime import upstream
-from realtime.keys import redact, redact_values
-
-# Answers that carry a secret, an SDP answer or a per-request error must not be cached.
-NO_STORE = {"Cache-Control": "no-store"}
+from realtime.keys import redact
 
 
 @dataclass(frozen=True)
 class Problem:
+    """One problem, as every path that reports it words it.
+
+    ``status`` is the HTTP status the views answer with (None: only the proxy reports it).
+    ``close_code`` is the proxy's close (None: the proxy answers with the ``error`` event
+    alone and the session goes on, or never reports it). Like OpenAI's realtime socket, the
+    proxy closes a refused credential with 3000; other closes are 4000 plus the matching HTTP
+    status, because servers such as daphne may only send 1000 and 3000-4999. The close reason
+    is ``<error_type>.<code>``. ``socket_hint`` replaces the hint where a socket client must
+    act otherwise (connect again rather than repeat a request).
+    """
+
     code: str
-    status: int
     message: str
     hint: str
+    status: int | None = None
+    close_code: int | None = None
+    error_type: str = "invalid_request_error"
+    socket_hint: str = ""
+
+    @property
+    def reason(self) -> str:
+        return f"{self.error_type}.{self.code}"
 
 
 _PROBLEMS = [
-    # Our own refusals: the request never reached OpenAI.
+    # Refusals of a request: it never reached OpenAI.
     Problem(
         "invalid_bearer",
-        401,
         "The Authorization header must be 'Bearer ek_…', an ephemeral client secret.",
         "Mint a secret with POST /api/realtime/client-secret and send its value; never send "
         "a server key (sk-…) from a browser.",
+        status=401,
     ),
     Problem(
         "login_required",
-        401,
         "Sign in to start a voice session.",
         "This server sets REALTIME_REQUIRE_LOGIN; sign in, then try again.",
+        status=401,
+        close_code=3000,
+        socket_hint="This server sets REALTIME_REQUIRE_LOGIN; sign in, then connect again.",
     ),
     Problem(
         "csrf_failed",
-        403,
         "CSRF verification failed.",
         "Send the csrftoken cookie's value in the X-CSRFToken header, from a page served by "
         "this site (check CSRF_TRUSTED_ORIGINS behind a proxy).",
+        status=403,
     ),
     Problem(
         "invalid_sdp",
-        400,
         "The body is not an SDP offer: it must start with 'v='.",
         "Post pc.localDescription.sdp after setLocalDescription(), unchanged, as the body.",
+        status=400,
     ),
     Problem(
+        # Over HTTP the mint's body; in a proxied session a client frame (always answered
+        # with the parser's own message).
         "invalid_json",
-        400,
         "The body is not a JSON object.",
         "Send an empty body or a JSON object with Content-Type: application/json.",
+        status=400,
+        socket_hint="Send each event as one JSON object in a text frame.",
     ),
     Problem(
         "invalid_call_id",
-        400,
         'The body must be JSON {"call_id": "rtc_…"}, naming a call this server relayed.',
         "Send the X-Realtime-Call-Id the handshake answered with.",
+        status=400,
     ),
     Problem(
         "invalid_transport",
-        400,
         "The transport must be 'webrtc' or 'websocket'.",
         'Send {} for an ek_ secret (WebRTC), or {"transport": "websocket"} for a proxy token.',
+        status=400,
     ),
     Problem(
         "unknown_parameter",
-        400,
         "The request has a parameter this endpoint does not take.",
         "Remove it; the server chooses the model, voice and instructions from its settings.",
+        status=400,
     ),
     Problem(
         "request_too_large",
-        413,
         "The request body is larger than this endpoint accepts.",
         "A browser's SDP offer is a few KiB; post only pc.localDescription.sdp as the body.",
+        status=413,
     ),
     Problem(
         "method_not_allowed",
-        405,
         "This endpoint only accepts POST.",
         "Send a POST request.",
+        status=405,
     ),
     Problem(
         "unsupported_media_type",
-        415,
         "The offer must be sent with Content-Type: application/sdp.",
         "Post the raw SDP text with Content-Type: application/sdp, not JSON or a form.",
+        status=415,
     ),
     Problem(
+        # The proxy always words its own message: new sessions, with the seconds to wait.
         "rate_limited",
-        429,
         "Too many requests from this client.",
         "Wait for the number of seconds in Retry-After, then try again.",
+        status=429,
+        close_code=4429,
+        socket_hint="Wait a minute, then connect again.",
     ),
     Problem(
         "server_not_configured",
-        503,
         "This server has no OpenAI API key configured.",
         "Set OPENAI_API_KEY in the environment or .env.local and restart the server.",
+        status=503,
+        close_code=4503,
+        error_type="server_error",
     ),
-    # The upstream failed in a way we turn into our own answer.
+    # Refusals of a WebSocket connection.
+    Problem(
+        "missing_credentials",
+        "No proxy token: send 'Authorization: Bearer rtp_…' or the subprotocol "
+        "'openai-insecure-api-key.rtp_…'.",
+        "Mint one with POST /api/realtime/client-secret and the JSON body "
+        '{"transport": "websocket"}, or with manage.py mint_secret --proxy.',
+        close_code=3000,
+    ),
+    Problem(
+        "invalid_proxy_token",
+        "The proxy token is not valid.",
+        "Use the value minted by this server, unchanged; mint a fresh one if in doubt.",
+        close_code=3000,
+    ),
+    Problem(
+        "proxy_token_expired",
+        "The proxy token has expired.",
+        "Mint a fresh token right before connecting (they last REALTIME_SECRET_TTL seconds).",
+        close_code=3000,
+    ),
+    Problem(
+        "openai_key_refused",
+        "This server takes its own proxy tokens, never an OpenAI key.",
+        "Keep OpenAI keys on the server: mint a proxy token and use it as the api_key.",
+        close_code=3000,
+    ),
+    Problem(
+        "origin_not_allowed",
+        "This page's origin may not open a voice session here.",
+        "Serve the page from a host in ALLOWED_HOSTS.",
+        close_code=4403,
+    ),
+    Problem(
+        "too_many_sessions",
+        "This user already has the most open voice sessions allowed.",
+        "Close another session first (REALTIME_PROXY_MAX_SESSIONS_PER_USER).",
+        close_code=4429,
+    ),
+    # The proxy's limits on a session.
+    Problem(
+        "frame_too_large",
+        "The message is larger than this server accepts.",
+        "Send audio in small chunks (about 20 ms per input_audio_buffer.append).",
+        close_code=4413,
+    ),
+    Problem(
+        "message_rate_exceeded",
+        "Too many messages per second.",
+        "Send about 50 audio chunks per second, not more (REALTIME_PROXY_MAX_MESSAGES_PER_SECOND).",
+        close_code=4429,
+    ),
+    Problem(
+        "idle_timeout",
+        "The session was closed after a long silence from the client.",
+        "Connect again to continue (REALTIME_PROXY_IDLE_TIMEOUT).",
+        close_code=4408,
+    ),
+    Problem(
+        "session_too_long",
+        "The session reached its maximum length.",
+        "Connect again to continue (REALTIME_PROXY_MAX_SESSION_SECONDS).",
+        close_code=4408,
+    ),
+    Problem(
+        "client_not_reading",
+        "The client stopped reading the server's messages.",
+        "Read every message the socket delivers, even ones you ignore.",
+        close_code=4408,
+    ),
+    # Client events the proxy answers in the session, which goes on.
+    Problem(
+        "invalid_event",
+        "Invalid event.",
+        "Send each event as a JSON object with a 'type', in a text frame.",
+    ),
+    Problem(
+        "event_not_allowed",
+        "This server does not accept that client event.",
+        "The server's REALTIME_PROXY_CLIENT_EVENTS lists the events it forwards.",
+    ),
+    Problem(
+        "session_locked",
+        "This server fixes the session's instructions, tools and model.",
+        "Leave them out of session.update and response.create; REALTIME_LOCK_SESSION is on.",
+    ),
+    # The upstream failed in a way we answer with our own code (``UpstreamError.error_code``).
     Problem(
         "upstream_unreachable",
-        502,
         "OpenAI could not be reached.",
         "Check the server's network and OPENAI_BASE_URL; the OpenAI status page says whether "
         "the service is down.",
+        status=502,
+        close_code=4502,
+        error_type="server_error",
     ),
     Problem(
         "upstream_timeout",
-        504,
         "OpenAI did not answer in time.",
         "Try again; if it persists, raise REALTIME_READ_TIMEOUT or check the network path.",
+        status=504,
+        close_code=4504,
+        error_type="server_error",
+        socket_hint="Try again; if it persists, raise REALTIME_CONNECT_TIMEOUT or check the "
+        "network path.",
     ),
     Problem(
         "upstream_server_error",
-        502,
         "OpenAI answered with a server error.",
         "This is on OpenAI's side; try again shortly.",
+        status=502,
+        close_code=4502,
+        error_type="server_error",
     ),
     Problem(
         "upstream_invalid_answer",
-        502,
         "OpenAI answered successfully but not with what was expected.",
         "Check that OPENAI_BASE_URL points at the API (https://api.openai.com/v1), not a "
         "proxy or web page.",
+        status=502,
+    ),
+    Problem(
+        "upstream_connection_lost",
+        "The connection to OpenAI broke.",
+        "Connect again; if it keeps happening, check the network path to OpenAI.",
+        close_code=4502,
+        error_type="server_error",
     ),
 ]
-PROBLEMS: dict[str, Problem] = {problem.code: problem for problem in _PROBLEMS}
+PROBLEMS: dict[str, Problem] = {found.code: found for found in _PROBLEMS}
+# The problems an HTTP endpoint answers with (the README's table of our codes).
+HTTP_PROBLEMS: dict[str, Problem] = {
+    code: found for code, found in PROBLEMS.items() if found.status is not None
+}
 
 
 # Hints for errors OpenAI reports, by its error code. Upstream 4xx keep OpenAI's status.
@@ -219,7 +349,7 @@ def problem(code: str) -> Problem:
 
 
 def upstream_hint(error: dict[str, Any] | None, *, ephemeral: bool = False) -> str:
-    """The hint for an error body OpenAI sent, by code, then by message."""
+    """Return the hint for an error body OpenAI sent, by code, then by message."""
     error = error or {}
     code = str(error.get("code") or "")
     message = str(error.get("message") or "")
@@ -238,296 +368,7 @@ def upstream_hint(error: dict[str, Any] | None, *, ephemeral: bool = False) -> s
     return GENERIC_UPSTREAM_HINT
 
 
-def error_response(
-    code: str, message: str | None = None, *, headers: dict[str, str] | None = None
-) -> JsonResponse:
-    """Our JSON error answer: ``{"error": {"code", "message", "hint"}}``."""
-    return JsonResponse(error_body(code, message), status=problem(code).status, headers=headers)
-
-
-def error_body(code: str, message: str | None = None) -> dict[str, Any]:
-    found = problem(code)
-    return {"error": {"code": code, "message": message or found.message, "hint": found.hint}}
-
-
-@dataclass(frozen=True)
-class FailureAnswer:
-    """How we answer an upstream failure, and the code we record for it."""
-
-    code: str
-    status: int
-    body: dict[str, Any]
-    summary: str
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def hint(self) -> str:
-        return self.body["error"]["hint"]
-
-    def response(self) -> JsonResponse:
-        return JsonResponse(self.body, status=self.status, headers={**NO_STORE, **self.headers})
-
-
-def server_side_failure(error: upstream.UpstreamError) -> tuple[str, str | None]:
-    """Our code for a failure that is not OpenAI refusing the request (5xx, a broken
-    answer, a timeout, no connection), and the message to show if the default will not do."""
-    if isinstance(error, upstream.UpstreamHTTPError):
-        return "upstream_server_error", redact(f"OpenAI answered {error.status}: {error.message}")
-    if isinstance(error, upstream.UpstreamTimeout):
-        return "upstream_timeout", None
-    if isinstance(error, upstream.UpstreamInvalidAnswer):
-        return "upstream_invalid_answer", redact(str(error))
-    return "upstream_unreachable", None
-
-
-def answer_upstream_failure(error: upstream.UpstreamError, *, ephemeral: bool) -> FailureAnswer:
-    """Upstream 4xx pass through with OpenAI's body and our hint; 5xx, a broken answer or
-    no connection are 502; a timeout is 504."""
-    if isinstance(error, upstream.UpstreamHTTPError) and error.status < 500:
-        # Redacted: OpenAI masks keys in its messages, but nothing key-shaped leaves here.
-        details = (
-            redact_values(error.error)
-            if error.error is not None
-            else {
-                "code": f"upstream_{error.status}",
-                "message": redact(error.body[:500]) or f"OpenAI answered {error.status}.",
-            }
-        )
-        details["hint"] = upstream_hint(error.error, ephemeral=ephemeral)
-        headers = {"Retry-After": error.retry_after} if error.retry_after else {}
-        return FailureAnswer(
-            code=error.code or f"upstream_{error.status}",
-            status=error.status,
-            body={"error": details},
-            summary=redact(f"OpenAI answered {error.status}: {error.message}"),
-            headers=headers,
-        )
-    code, message = server_side_failure(error)
-    body = error_body(code, message)
-    return FailureAnswer(
-        code=code,
-        status=problem(code).status,
-        body=body,
-        summary=body["error"]["message"] if message else f"{body['error']['message']} ({error})",
-    )
-
-
-# --- The WebSocket proxy ---------------------------------------------------------------
-# Like OpenAI's realtime socket, the proxy refuses after the upgrade: one ``error`` event,
-# then a close whose reason is ``<type>.<code>``. Close 3000 is OpenAI's code for a refused
-# credential and 4000 for a malformed request; ours are 4000 plus the matching HTTP status
-# (4429 too many, 4502 upstream failed, …), because servers such as daphne may only send
-# 1000 and 3000-4999. Problems without a close code are answered with the error event
-# alone, and the session goes on.
-@dataclass(frozen=True)
-class SocketProblem:
-    code: str
-    close_code: int | None
-    message: str
-    hint: str
-    error_type: str = "invalid_request_error"
-
-    @property
-    def reason(self) -> str:
-        return f"{self.error_type}.{self.code}"
-
-
-_SOCKET_PROBLEMS = [
-    SocketProblem(
-        "missing_credentials",
-        3000,
-        "No proxy token: send 'Authorization: Bearer rtp_…' or the subprotocol "
-        "'openai-insecure-api-key.rtp_…'.",
-        "Mint one with POST /api/realtime/client-secret and the JSON body "
-        '{"transport": "websocket"}, or with manage.py mint_secret --proxy.',
-    ),
-    SocketProblem(
-        "invalid_proxy_token",
-        3000,
-        "The proxy token is not valid.",
-        "Use the value minted by this server, unchanged; mint a fresh one if in doubt.",
-    ),
-    SocketProblem(
-        "proxy_token_expired",
-        3000,
-        "The proxy token has expired.",
-        "Mint a fresh token right before connecting (they last REALTIME_SECRET_TTL seconds).",
-    ),
-    SocketProblem(
-        "openai_key_refused",
-        3000,
-        "This server takes its own proxy tokens, never an OpenAI key.",
-        "Keep OpenAI keys on the server: mint a proxy token and use it as the api_key.",
-    ),
-    SocketProblem(
-        "login_required",
-        3000,
-        "Sign in to start a voice session.",
-        "This server sets REALTIME_REQUIRE_LOGIN; sign in, then connect again.",
-    ),
-    SocketProblem(
-        "origin_not_allowed",
-        4403,
-        "This page's origin may not open a voice session here.",
-        "Serve the page from a host in ALLOWED_HOSTS.",
-    ),
-    SocketProblem(
-        "server_not_configured",
-        4503,
-        PROBLEMS["server_not_configured"].message,
-        PROBLEMS["server_not_configured"].hint,
-        "server_error",
-    ),
-    SocketProblem(
-        "rate_limited",
-        4429,
-        "Too many new sessions from this client.",
-        "Wait a minute, then connect again.",
-    ),
-    SocketProblem(
-        "too_many_sessions",
-        4429,
-        "This user already has the most open voice sessions allowed.",
-        "Close another session first (REALTIME_PROXY_MAX_SESSIONS_PER_USER).",
-    ),
-    SocketProblem(
-        "frame_too_large",
-        4413,
-        "The message is larger than this server accepts.",
-        "Send audio in small chunks (about 20 ms per input_audio_buffer.append).",
-    ),
-    SocketProblem(
-        "message_rate_exceeded",
-        4429,
-        "Too many messages per second.",
-        "Send about 50 audio chunks per second, not more (REALTIME_PROXY_MAX_MESSAGES_PER_SECOND).",
-    ),
-    SocketProblem(
-        "idle_timeout",
-        4408,
-        "The session was closed after a long silence from the client.",
-        "Connect again to continue (REALTIME_PROXY_IDLE_TIMEOUT).",
-    ),
-    SocketProblem(
-        "session_too_long",
-        4408,
-        "The session reached its maximum length.",
-        "Connect again to continue (REALTIME_PROXY_MAX_SESSION_SECONDS).",
-    ),
-    SocketProblem(
-        "client_not_reading",
-        4408,
-        "The client stopped reading the server's messages.",
-        "Read every message the socket delivers, even ones you ignore.",
-    ),
-    SocketProblem(
-        "upstream_unreachable",
-        4502,
-        PROBLEMS["upstream_unreachable"].message,
-        PROBLEMS["upstream_unreachable"].hint,
-        "server_error",
-    ),
-    SocketProblem(
-        "upstream_timeout",
-        4504,
-        PROBLEMS["upstream_timeout"].message,
-        "Try again; if it persists, raise REALTIME_CONNECT_TIMEOUT or check the network path.",
-        "server_error",
-    ),
-    SocketProblem(
-        "upstream_server_error",
-        4502,
-        PROBLEMS["upstream_server_error"].message,
-        PROBLEMS["upstream_server_error"].hint,
-        "server_error",
-    ),
-    SocketProblem(
-        "upstream_connection_lost",
-        4502,
-        "The connection to OpenAI broke.",
-        "Connect again; if it keeps happening, check the network path to OpenAI.",
-        "server_error",
-    ),
-    # Answered in the session, which goes on.
-    SocketProblem(
-        "invalid_json",
-        None,
-        "Invalid event: the message is not JSON.",
-        "Send each event as one JSON object in a text frame.",
-    ),
-    SocketProblem(
-        "invalid_event",
-        None,
-        "Invalid event.",
-        "Send each event as a JSON object with a 'type', in a text frame.",
-    ),
-    SocketProblem(
-        "event_not_allowed",
-        None,
-        "This server does not accept that client event.",
-        "The server's REALTIME_PROXY_CLIENT_EVENTS lists the events it forwards.",
-    ),
-    SocketProblem(
-        "session_locked",
-        None,
-        "This server fixes the session's instructions, tools and model.",
-        "Leave them out of session.update and response.create; REALTIME_LOCK_SESSION is on.",
-    ),
-]
-SOCKET_PROBLEMS: dict[str, SocketProblem] = {found.code: found for found in _SOCKET_PROBLEMS}
-
-
-def socket_error_event(
-    code: str,
-    message: str | None = None,
-    *,
-    client_event_id: str | None = None,
-    param: str | None = None,
-    hint: str | None = None,
-) -> dict[str, Any]:
-    """An ``error`` server event in OpenAI's shape, with our hint beside the message."""
-    found = SOCKET_PROBLEMS.get(code)
-    return {
-        "type": "error",
-        "event_id": f"event_proxy_{secrets.token_hex(8)}",
-        "error": {
-            "type": found.error_type if found else "invalid_request_error",
-            "code": code,
-            "message": message or (found.message if found else code),
-            "param": param,
-            "event_id": client_event_id,
-            "hint": hint or (found.hint if found else GENERIC_UPSTREAM_HINT),
-        },
-    }
-
-
-@dataclass(frozen=True)
-class SocketFailure:
-    """How the proxy tells its client that OpenAI refused or failed the socket."""
-
-    code: str
-    close_code: int
-    reason: str
-    event: dict[str, Any]
-
-
-def socket_upstream_failure(error: upstream.UpstreamError) -> SocketFailure:
-    """An upstream handshake failure as an error event and a close: a 401 or 403 closes with
-    3000 like OpenAI's own credential refusal, a 429 with 4429, another 4xx with 4000, and
-    5xx, a timeout or no connection as ``upstream_*`` (4502, 4504)."""
-    if isinstance(error, upstream.UpstreamHTTPError) and error.status < 500:
-        body = redact_values(error.error) if error.error is not None else {}
-        code = error.code or f"upstream_{error.status}"
-        error_type = str(body.get("type") or "invalid_request_error")
-        close_code = {401: 3000, 403: 3000, 429: 4429}.get(error.status, 4000)
-        event = socket_error_event(
-            code,
-            redact(f"OpenAI refused the session ({error.status}): {error.message}"),
-            param=body.get("param"),
-            hint=upstream_hint(error.error),
-        )
-        event["error"]["type"] = error_type
-        return SocketFailure(code, close_code, f"{error_type}.{code}", event)
-    code, message = server_side_failure(error)
-    found = SOCKET_PROBLEMS[code]
-    return SocketFailure(code, found.close_code, found.reason, socket_error_event(code, message))
+def failure_message(error: upstream.UpstreamError) -> str | None:
+    """Return the message for a failure answered with our own code, keys masked, or None
+    where the table's message says all a client should see."""
+    return redact(str(error)) if error.public_detail else None

@@ -18,6 +18,11 @@ from django.core.cache import cache
 KEY_PREFIX = "realtime:ratelimit"
 
 
+def client_key(user_id: int | None, client_ip: str | None) -> str:
+    """Who a limit counts: the signed-in user, else the client's IP address."""
+    return f"user:{user_id}" if user_id else f"ip:{client_ip or 'unknown'}"
+
+
 @dataclass(frozen=True)
 class Verdict:
     allowed: bool

@@ -2,8 +2,9 @@
 
 One pooled ``httpx.AsyncClient`` serves the process: it is made on first use and closed on
 shutdown (``realtime.lifecycle``). WebSocket sessions are opened with ``websockets``, one
-connection per proxied session. Failures are a small typed hierarchy so callers decide
-statuses and records by type, never by parsing strings.
+connection per proxied session. Failures are a small typed hierarchy whose every kind
+carries its own code and outcome, so callers answer and record them without parsing
+strings or mapping types.
 
 With ``REALTIME_EMULATOR`` the same code talks to the offline emulator served inside this
 process (``realtime.emulator.server``) instead of ``OPENAI_BASE_URL``.
@@ -32,11 +33,34 @@ USER_AGENT = "voiceproject-realtime/0.1"
 
 
 class UpstreamError(Exception):
-    """OpenAI could not give us what we asked for."""
+    """OpenAI could not give us what we asked for.
+
+    Each kind of failure knows how it is answered and recorded, as httpx's errors know
+    their own meaning: ``error_code`` names its problem (``realtime.errors``), ``outcome``
+    is the ``realtime.models.Outcome`` its exchange records, and ``public_detail`` says
+    whether its own text may be shown to a client (it describes OpenAI's answer, not our
+    network). A failure of no more specific kind counts as unreachable.
+    """
+
+    error_code: str = "upstream_unreachable"
+    outcome: str = "unreachable"
+    public_detail: bool = False
+    # What OpenAI answered, where it answered at all.
+    status: int | None = None
+    body: str = ""
+
+    @property
+    def refused(self) -> bool:
+        """Whether OpenAI refused the request (a 4xx), rather than failing it."""
+        return False
 
 
 class UpstreamHTTPError(UpstreamError):
     """OpenAI answered with an error status."""
+
+    outcome = "upstream_error"
+    public_detail = True
+    status: int
 
     def __init__(self, status: int, body: str, headers: Mapping[str, str]) -> None:
         self.status = status
@@ -51,7 +75,19 @@ class UpstreamHTTPError(UpstreamError):
 
     @property
     def code(self) -> str:
+        """OpenAI's own error code, if its body has one."""
         return str((self.error or {}).get("code") or "")
+
+    @property
+    def refused(self) -> bool:
+        return self.status < 500
+
+    @property
+    def error_code(self) -> str:  # type: ignore[override]
+        """A refusal keeps OpenAI's code (or names its status); a 5xx is ours."""
+        if self.refused:
+            return self.code or f"upstream_{self.status}"
+        return "upstream_server_error"
 
 
 class UpstreamUnreachable(UpstreamError):
@@ -61,9 +97,17 @@ class UpstreamUnreachable(UpstreamError):
 class UpstreamTimeout(UpstreamError):
     """OpenAI did not answer within the configured timeout."""
 
+    error_code = "upstream_timeout"
+    outcome = "timeout"
+
 
 class UpstreamInvalidAnswer(UpstreamError):
     """A success status, but the body is not what the endpoint promises."""
+
+    error_code = "upstream_invalid_answer"
+    outcome = "invalid_answer"
+    public_detail = True
+    status: int
 
     def __init__(self, status: int, body: str, reason: str) -> None:
         self.status = status

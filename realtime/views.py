@@ -1,34 +1,43 @@
-"""HTTP: the voice chat page, the client-secret mint and the SDP handshake relay.
+"""HTTP: the voice chat page, the client-secret mint, the SDP handshake relay and hangup.
 
-Both API views are async (the upstream call is network I/O) and answer every failure as
-JSON ``{"error": {"code", "message", "hint"}}``. Each request that reaches them leaves one
-``UpstreamExchange`` row, whether it was refused here, failed upstream or succeeded.
-CSRF is checked in the views rather than by the middleware so that a failure is answered
-in that JSON shape and recorded like any other refusal.
+The API views are async (the upstream call is network I/O) and answer every failure as
+JSON ``{"error": {"code", "message", "hint"}}`` (``realtime.answers``). ``api_endpoint``
+makes the checks every one of them makes first, in one place: a POST, of a sane size, from
+the page's session (CSRF, the login rule), within the rate limit. Each request that
+reaches them leaves one ``UpstreamExchange`` row, whether it was refused here, failed
+upstream or succeeded. CSRF is checked here rather than by the middleware so that a
+failure is answered in that JSON shape and recorded like any other refusal.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 
 from realtime import ratelimit, routing, tokens, upstream
+from realtime.answers import NO_STORE, answer_upstream_failure, error_response
 from realtime.conf import MAX_BODY_BYTES, get_settings
+from realtime.csrf import csrf_failure
 from realtime.diagnostics import Exchange, end_session, record
-from realtime.errors import BROWSER_HINTS, NO_STORE, answer_upstream_failure, error_response
+from realtime.errors import BROWSER_HINTS
 from realtime.keys import fingerprint
 from realtime.models import ExchangeKind, Outcome, RealtimeSession, Source, Transport
 
 T = TypeVar("T")
+ResponseT = TypeVar("ResponseT", bound=HttpResponse)
+Refusal = JsonResponse | None
+HeaderCheck = Callable[["RelayAttempt"], Awaitable[Refusal]]
+Handler = Callable[["RelayAttempt"], Awaitable[HttpResponse]]
+View = Callable[[HttpRequest], Awaitable[HttpResponse]]
 # Keys a browser may send to the mint; the server decides everything else.
 MINT_PARAMETERS: frozenset[str] = frozenset({"transport"})
 
@@ -52,11 +61,13 @@ def voice_chat(request: HttpRequest) -> HttpResponse:
 
 
 class RelayAttempt:
-    """One request to a relay endpoint: its checks, its upstream call and its record."""
+    """One request to an API endpoint: its checks, its upstream call and its record."""
 
     def __init__(self, request: HttpRequest, kind: ExchangeKind, transport: str = "") -> None:
         self.request = request
         self.started = time.perf_counter()
+        # An ek_ secret the request presented: the credential instead of the page's session.
+        self.bearer: str | None = None
         self.exchange = Exchange(
             kind=kind,
             source=Source.WEB,
@@ -66,28 +77,22 @@ class RelayAttempt:
             model=get_settings().model,
         )
 
-    async def refuse(
-        self, code: str, message: str | None = None, headers: dict[str, str] | None = None
-    ) -> JsonResponse:
-        response = error_response(code, message, headers=headers)
-        self.exchange.outcome = Outcome.REJECTED
-        self.exchange.error_code = code
-        await self.finish(response)
-        return response
-
-    async def check_browser_post(self) -> JsonResponse | None:
-        """What every JSON endpoint the page posts to checks first: a POST of a sane size,
-        from the page's session (CSRF, login rule), within the rate limit."""
+    async def admit(self, check_headers: HeaderCheck | None = None) -> Refusal:
+        """Make the checks every API endpoint makes, in order: a POST, the endpoint's own
+        headers, a declared size within the limit, the page's session (unless a bearer
+        secret stands in for it), the rate limit. Return the refusal, or None to go on."""
         if self.request.method != "POST":
             return await self.refuse("method_not_allowed", headers={"Allow": "POST"})
+        if check_headers is not None and (refusal := await check_headers(self)):
+            return refusal
         if (declared := _declared_length(self.request)) > MAX_BODY_BYTES:
             return await self.refuse("request_too_large", _too_large(declared))
-        if refusal := await self.check_browser_session():
+        if self.bearer is None and (refusal := await self.check_browser_session()):
             return refusal
         return await self.check_rate_limit()
 
-    async def check_browser_session(self) -> JsonResponse | None:
-        """CSRF and the login rule, for requests authenticated by the session cookie."""
+    async def check_browser_session(self) -> Refusal:
+        """Check CSRF and the login rule, for requests authenticated by the session cookie."""
         # Read the body first: the CSRF check parses form bodies, which would consume the
         # stream; afterwards request.body serves the cached bytes.
         self.request.body  # noqa: B018
@@ -100,25 +105,26 @@ class RelayAttempt:
             return await self.refuse("login_required")
         return None
 
-    async def check_rate_limit(self) -> JsonResponse | None:
+    async def check_rate_limit(self) -> Refusal:
         conf = get_settings()
-        client = (
-            f"user:{self.exchange.user_id}"
-            if self.exchange.user_id
-            else f"ip:{self.exchange.client_ip or 'unknown'}"
-        )
+        client = ratelimit.client_key(self.exchange.user_id, self.exchange.client_ip)
         verdict = await ratelimit.hit(client, limit=conf.rate_limit, window=conf.rate_limit_window)
         if verdict.allowed:
             return None
         return await self.refuse("rate_limited", headers={"Retry-After": str(verdict.retry_after)})
 
+    async def refuse(
+        self, code: str, message: str | None = None, headers: dict[str, str] | None = None
+    ) -> JsonResponse:
+        """Answer and record one of our own refusals."""
+        self.exchange.outcome = Outcome.REJECTED
+        self.exchange.error_code = code
+        return await self.finish(error_response(code, message, headers=headers))
+
     async def fail(self, error: upstream.UpstreamError, *, ephemeral: bool) -> JsonResponse:
         """Answer and record an upstream failure."""
-        answer = answer_upstream_failure(error, ephemeral=ephemeral)
-        self.exchange.note_failure(error, answer.code)
-        response = answer.response()
-        await self.finish(response)
-        return response
+        self.exchange.note_failure(error)
+        return await self.finish(answer_upstream_failure(error, ephemeral=ephemeral).response())
 
     async def call_upstream(self, operation: Awaitable[T]) -> T:
         """Await an upstream operation, timing it."""
@@ -128,21 +134,50 @@ class RelayAttempt:
         finally:
             self.exchange.upstream_ms = (time.perf_counter() - started) * 1000
 
-    async def finish(self, response: HttpResponse) -> None:
+    async def finish(self, response: ResponseT) -> ResponseT:
+        """Record the exchange with the answer's status; return the answer."""
         self.exchange.http_status = response.status_code
         self.exchange.total_ms = (time.perf_counter() - self.started) * 1000
         await record(self.exchange)
+        return response
 
 
-@csrf_exempt  # checked in the view so that refusals are JSON and recorded
-async def client_secret(request: HttpRequest) -> HttpResponse:
+def api_endpoint(
+    kind: ExchangeKind, *, transport: str = "", check_headers: HeaderCheck | None = None
+) -> Callable[[Handler], View]:
+    """Make a view of an API endpoint's handler: the view makes the request's
+    ``RelayAttempt`` and calls the handler with it once ``RelayAttempt.admit`` lets the
+    request through."""
+
+    def decorate(handler: Handler) -> View:
+        @csrf_exempt  # checked in admit() so that refusals are JSON and recorded
+        @functools.wraps(handler)
+        async def view(request: HttpRequest) -> HttpResponse:
+            attempt = RelayAttempt(request, kind, transport)
+            if refusal := await attempt.admit(check_headers):
+                return refusal
+            return await handler(attempt)
+
+        return view
+
+    return decorate
+
+
+@api_endpoint(ExchangeKind.CLIENT_SECRET)
+async def client_secret(attempt: RelayAttempt) -> HttpResponse:
     """Mint an ephemeral ``ek_`` secret for the browser; the server key never leaves."""
-    attempt = RelayAttempt(request, ExchangeKind.CLIENT_SECRET)
-    if refusal := await attempt.check_browser_post():
-        return refusal
-    body = await _check_mint_body(attempt)
-    if isinstance(body, JsonResponse):
-        return body
+    body = _json_object(attempt.request.body)
+    if body is None:
+        return await attempt.refuse("invalid_json")
+    if unknown := sorted(set(body) - MINT_PARAMETERS):
+        return await attempt.refuse(
+            "unknown_parameter", f"Unknown parameter: {', '.join(map(repr, unknown))}."
+        )
+    if body.get("transport", Transport.WEBRTC) not in Transport.values:
+        return await attempt.refuse(
+            "invalid_transport",
+            f"Unknown transport {body['transport']!r}: use 'webrtc' or 'websocket'.",
+        )
     conf = get_settings()
     if not conf.openai_api_key:
         return await attempt.refuse("server_not_configured")
@@ -154,106 +189,73 @@ async def client_secret(request: HttpRequest) -> HttpResponse:
         )
     except upstream.UpstreamError as error:
         return await attempt.fail(error, ephemeral=False)
-    model = secret.session.get("model") or conf.model
-    attempt.exchange.model = model
+    attempt.exchange.model = secret.session.get("model") or conf.model
     attempt.exchange.upstream_status = secret.status
     attempt.exchange.response_bytes = secret.response_bytes
-    attempt.exchange.secret_fingerprint = fingerprint(secret.value)
-    response = JsonResponse(
-        {
-            "value": secret.value,
-            "expires_at": secret.expires_at,
-            "model": model,
-            "session": secret.session,
-        },
-        headers=NO_STORE,
-    )
-    await attempt.finish(response)
-    return response
-
-
-async def _check_mint_body(attempt: RelayAttempt) -> dict[str, Any] | JsonResponse:
-    """The mint's JSON body (empty means ``{}``), or the refusal of a malformed one."""
-    body = attempt.request.body
-    if not body.strip():
-        return {}
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        payload = None
-    if not isinstance(payload, dict):
-        return await attempt.refuse("invalid_json")
-    if unknown := sorted(set(payload) - MINT_PARAMETERS):
-        return await attempt.refuse(
-            "unknown_parameter", f"Unknown parameter: {', '.join(map(repr, unknown))}."
-        )
-    if payload.get("transport", Transport.WEBRTC) not in Transport.values:
-        return await attempt.refuse(
-            "invalid_transport",
-            f"Unknown transport {payload['transport']!r}: use 'webrtc' or 'websocket'.",
-        )
-    return payload
+    return await _answer_mint(attempt, secret.value, secret.expires_at, session=secret.session)
 
 
 async def _mint_proxy_token(attempt: RelayAttempt) -> JsonResponse:
-    """A token for this server's WebSocket proxy: no OpenAI round trip, no OpenAI secret."""
-    conf = get_settings()
-    token = tokens.issue(attempt.exchange.user_id, conf.secret_ttl)
+    """Mint a token for this server's WebSocket proxy: no OpenAI round trip, no OpenAI
+    secret."""
+    token = tokens.issue(attempt.exchange.user_id, get_settings().secret_ttl)
     attempt.exchange.transport = Transport.WEBSOCKET
-    attempt.exchange.secret_fingerprint = fingerprint(token.value)
-    response = JsonResponse(
-        {
-            "value": token.value,
-            "expires_at": token.expires_at,
-            "model": conf.model,
-            "transport": Transport.WEBSOCKET,
-            # What openai-python takes as websocket_base_url (realtime.routing's SDK path).
-            "websocket_base_url": _websocket_base_url(attempt.request),
-        },
-        headers=NO_STORE,
+    return await _answer_mint(
+        attempt,
+        token.value,
+        token.expires_at,
+        transport=Transport.WEBSOCKET,
+        # What openai-python takes as websocket_base_url (realtime.routing's SDK path).
+        websocket_base_url=_websocket_base_url(attempt.request),
     )
-    await attempt.finish(response)
-    return response
 
 
-@csrf_exempt  # a bearer secret needs no CSRF; cookie requests are checked in the view
-async def handshake(request: HttpRequest) -> HttpResponse:
+async def _answer_mint(
+    attempt: RelayAttempt, value: str, expires_at: int, **details: Any
+) -> JsonResponse:
+    """Answer and record a minted credential (never cached): its value, expiry and model,
+    and the details of its kind."""
+    attempt.exchange.secret_fingerprint = fingerprint(value)
+    answer = {"value": value, "expires_at": expires_at, "model": attempt.exchange.model}
+    return await attempt.finish(JsonResponse({**answer, **details}, headers=NO_STORE))
+
+
+async def _check_offer_headers(attempt: RelayAttempt) -> Refusal:
+    """Check the handshake's credential, if it brings one (``Bearer ek_…``), and that the
+    offer is SDP."""
+    request = attempt.request
+    if authorization := request.headers.get("Authorization", ""):
+        scheme, _, token = authorization.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token.startswith("ek_"):
+            return await attempt.refuse("invalid_bearer")
+        attempt.bearer = token
+        attempt.exchange.secret_fingerprint = fingerprint(token)
+    if request.content_type != "application/sdp":
+        return await attempt.refuse(
+            "unsupported_media_type",
+            f"The offer must be sent as application/sdp, not {request.content_type or 'nothing'}.",
+        )
+    return None
+
+
+# A bearer secret needs no CSRF; cookie requests are checked like every API endpoint's.
+@api_endpoint(ExchangeKind.CALL, transport=Transport.WEBRTC, check_headers=_check_offer_headers)
+async def handshake(attempt: RelayAttempt) -> HttpResponse:
     """Relay a browser's SDP offer to ``/realtime/calls`` and return OpenAI's answer.
 
     With ``Authorization: Bearer ek_…`` (the official JS SDK's request) the secret is
     forwarded as is. Without it the server's key and configured session are used: the
     unified flow, for which the session cookie, CSRF, the login rule and the limit apply.
     """
-    attempt = RelayAttempt(request, ExchangeKind.CALL, transport=Transport.WEBRTC)
-    if request.method != "POST":
-        return await attempt.refuse("method_not_allowed", headers={"Allow": "POST"})
-    bearer = None
-    if authorization := request.headers.get("Authorization", ""):
-        scheme, _, token = authorization.strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token.startswith("ek_"):
-            return await attempt.refuse("invalid_bearer")
-        bearer = token
-        attempt.exchange.secret_fingerprint = fingerprint(bearer)
-    if request.content_type != "application/sdp":
-        return await attempt.refuse(
-            "unsupported_media_type",
-            f"The offer must be sent as application/sdp, not {request.content_type or 'nothing'}.",
-        )
-    if (declared := _declared_length(request)) > MAX_BODY_BYTES:
-        return await attempt.refuse("request_too_large", _too_large(declared))
-    if bearer is None and (refusal := await attempt.check_browser_session()):
-        return refusal
-    if refusal := await attempt.check_rate_limit():
-        return refusal
-    offer = request.body
+    offer = attempt.request.body
     attempt.exchange.request_bytes = len(offer)
     if len(offer) > MAX_BODY_BYTES:
         return await attempt.refuse("request_too_large", _too_large(len(offer)))
     if not offer.startswith(b"v="):
         return await attempt.refuse("invalid_sdp")
     conf = get_settings()
-    session_config = None
+    bearer, session_config = attempt.bearer, None
     if bearer is None:
         if not conf.openai_api_key:
             return await attempt.refuse("server_not_configured")
@@ -268,25 +270,19 @@ async def handshake(request: HttpRequest) -> HttpResponse:
     headers = {**NO_STORE, "X-Realtime-Call-Id": answer.call_id}
     if answer.location:
         headers["Location"] = answer.location
-    response = HttpResponse(answer.sdp, status=201, content_type="application/sdp", headers=headers)
-    await attempt.finish(response)
-    return response
+    return await attempt.finish(
+        HttpResponse(answer.sdp, status=201, content_type="application/sdp", headers=headers)
+    )
 
 
-@csrf_exempt  # checked in the view so that refusals are JSON and recorded
-async def hangup(request: HttpRequest) -> HttpResponse:
+@api_endpoint(ExchangeKind.HANGUP, transport=Transport.WEBRTC)
+async def hangup(attempt: RelayAttempt) -> HttpResponse:
     """End a WebRTC call the page started (Stop): hang up with OpenAI, close its session.
 
     The call id is the credential: only the page that started the call was given it.
     """
-    attempt = RelayAttempt(request, ExchangeKind.HANGUP, transport=Transport.WEBRTC)
-    if refusal := await attempt.check_browser_post():
-        return refusal
-    try:
-        payload = json.loads(request.body or b"{}")
-    except ValueError:
-        payload = None
-    call_id = payload.get("call_id") if isinstance(payload, dict) else None
+    payload = _json_object(attempt.request.body)
+    call_id = (payload or {}).get("call_id")
     if not isinstance(call_id, str) or not call_id.startswith("rtc_") or len(call_id) > 100:
         return await attempt.refuse("invalid_call_id")
     attempt.exchange.call_id = call_id
@@ -297,16 +293,24 @@ async def hangup(request: HttpRequest) -> HttpResponse:
     try:
         status = await attempt.call_upstream(upstream.hang_up_call(call_id))
     except upstream.UpstreamError as error:
-        if isinstance(error, upstream.UpstreamHTTPError) and error.status == 404:
-            status = 404  # already over (the peer left first): the session still ends here
-        else:
+        if error.status != 404:
             return await attempt.fail(error, ephemeral=False)
+        status = 404  # already over (the peer left first): the session still ends here
     attempt.exchange.upstream_status = status
     if session is not None and session.ended_at is None:
         await end_session(session.pk)
-    response = HttpResponse(status=204, headers=NO_STORE)
-    await attempt.finish(response)
-    return response
+    return await attempt.finish(HttpResponse(status=204, headers=NO_STORE))
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    """Return a JSON body's object (an empty body is ``{}``), or None if it is not one."""
+    if not body.strip():
+        return {}
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
 
 
 def _websocket_base_url(request: HttpRequest) -> str:
@@ -326,21 +330,10 @@ def _too_large(size: int) -> str:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The peer address as the ASGI server reports it (daphne --proxy-headers for proxies)."""
+    """Return the peer address as the ASGI server reports it (daphne --proxy-headers for
+    proxies)."""
     address = request.META.get("REMOTE_ADDR", "")
     try:
         return str(ipaddress.ip_address(address))
     except ValueError:
         return None
-
-
-class _CsrfCheck(CsrfViewMiddleware):
-    def _reject(self, request: HttpRequest, reason: str) -> str:  # type: ignore[override]
-        return reason
-
-
-def csrf_failure(request: HttpRequest) -> str | None:
-    """Django's CSRF verdict for this request: the reason it fails, or None."""
-    check = _CsrfCheck(lambda request: HttpResponse())
-    check.process_request(request)
-    return check.process_view(request, None, (), {})

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from realtime import tokens
 from realtime.conf import CLIENT_EVENT_TYPES
-from realtime.errors import SOCKET_PROBLEMS
+from realtime.errors import PROBLEMS
 from realtime.models import RealtimeSession
 from realtime.routing import websocket_urlpatterns
 
@@ -24,7 +24,7 @@ application = AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
 MAX_FRAME = 16 * 1024
 # Every close the proxy may send: OpenAI's own, a normal close, and ours.
 KNOWN_CLOSE_CODES = {1000, 3000, 4000} | {
-    problem.close_code for problem in SOCKET_PROBLEMS.values() if problem.close_code
+    problem.close_code for problem in PROBLEMS.values() if problem.close_code
 }
 
 

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from realtime.conf import SETTING_NAMES
-from realtime.errors import PROBLEMS, UPSTREAM_HINTS
+from realtime.errors import HTTP_PROBLEMS as PROBLEMS
+from realtime.errors import UPSTREAM_HINTS
 
 PROJECT = Path(__file__).resolve().parents[2]
 README = (PROJECT / "README.md").read_text()

@@ -1,21 +1,23 @@
-"""realtime.errors: the troubleshooting table as data."""
+"""realtime.errors and realtime.answers: the one table of problems, and the HTTP answers
+built from it."""
 
 import json
 
 import pytest
 
-from realtime import errors, upstream
+from realtime import answers, errors, upstream
+from realtime.models import Outcome
 
 
 def test_every_problem_has_a_message_a_hint_and_an_error_status():
-    for found in errors.PROBLEMS.values():
+    for found in errors.HTTP_PROBLEMS.values():
         assert found.message
         assert found.hint
         assert 400 <= found.status < 600
 
 
 def test_error_response_is_json_with_code_message_and_hint():
-    response = errors.error_response("invalid_sdp")
+    response = answers.error_response("invalid_sdp")
 
     assert response.status_code == 400
     assert json.loads(response.content) == {
@@ -52,7 +54,7 @@ def test_an_invalid_key_with_an_ephemeral_secret_hints_at_minting_again():
     assert "mint a fresh one" in hint
 
 
-def test_browser_hints_cover_the_seeds_client_side_symptoms():
+def test_browser_hints_cover_the_common_browser_side_symptoms():
     assert set(errors.BROWSER_HINTS) >= {
         "relative_relay_url",
         "sdp_parse_failed",
@@ -74,7 +76,28 @@ def test_browser_hints_cover_the_seeds_client_side_symptoms():
     ],
 )
 def test_upstream_failures_map_to_our_status_and_code(failure, status, code):
-    answer = errors.answer_upstream_failure(failure, ephemeral=False)
+    answer = answers.answer_upstream_failure(failure, ephemeral=False)
 
     assert (answer.status, answer.code, answer.body["error"]["code"]) == (status, code, code)
     assert answer.response()["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    ("failure", "code", "outcome"),
+    [
+        (upstream.UpstreamHTTPError(400, '{"error": {"code": "x"}}', {}), "x", "upstream_error"),
+        (upstream.UpstreamHTTPError(404, "", {}), "upstream_404", "upstream_error"),
+        (upstream.UpstreamHTTPError(500, "", {}), "upstream_server_error", "upstream_error"),
+        (upstream.UpstreamTimeout("slow"), "upstream_timeout", "timeout"),
+        (upstream.UpstreamUnreachable("down"), "upstream_unreachable", "unreachable"),
+        (upstream.UpstreamInvalidAnswer(200, "", "x"), "upstream_invalid_answer", "invalid_answer"),
+    ],
+)
+def test_each_upstream_failure_carries_its_code_and_the_outcome_it_records(failure, code, outcome):
+    assert (failure.error_code, failure.outcome) == (code, outcome)
+    assert failure.outcome in Outcome.values
+
+
+def test_every_close_code_is_one_an_asgi_server_may_send():
+    for found in errors.PROBLEMS.values():
+        assert found.close_code is None or 3000 <= found.close_code <= 4999

@@ -1,19 +1,26 @@
-"""realtime.proxy: how the WebSocket proxy judges frames, counts usage and reads credentials."""
+"""realtime.proxy: how the WebSocket proxy admits callers, judges frames, counts usage,
+reads credentials and ends sessions."""
 
 import json
 
 import pytest
 
+from realtime import tokens, upstream
 from realtime.conf import CLIENT_EVENT_TYPES, RealtimeSettings
 from realtime.proxy import (
+    ConnectionRefused,
     EventRefused,
     MessageRate,
     Usage,
+    admit,
+    ending,
     frame_size,
     origin_allowed,
     policy_update,
     presented_credential,
     read_client_event,
+    upstream_closed_ending,
+    upstream_failure_ending,
 )
 
 TOOL = {"type": "function", "name": "get_weather", "parameters": {"type": "object"}}
@@ -205,3 +212,93 @@ def test_origins_must_name_an_allowed_host(settings):
     assert origin_allowed("https://voice.example.com")
     assert not origin_allowed("https://evil.example.net")
     assert not origin_allowed("null")
+
+
+async def refused_connection(scope: dict, conf: RealtimeSettings = CONF) -> ConnectionRefused:
+    with pytest.raises(ConnectionRefused) as refused:
+        await admit({"client": ["203.0.113.9", 5000], **scope}, conf, browser_path=False)
+    return refused.value
+
+
+async def test_an_openai_key_is_refused_and_never_fingerprinted():
+    refused = await refused_connection({"headers": [(b"authorization", b"Bearer sk-proj-abc")]})
+
+    assert (refused.code, refused.caller.secret_fingerprint) == ("openai_key_refused", "")
+
+
+async def test_a_connection_without_a_token_on_the_sdk_path_is_refused():
+    refused = await refused_connection({"headers": []})
+
+    assert refused.code == "missing_credentials"
+
+
+async def test_an_expired_token_is_refused_with_its_fingerprint_kept_for_the_record():
+    token = tokens.issue(None, ttl=-1).value
+
+    refused = await refused_connection(
+        {"headers": [(b"authorization", f"Bearer {token}".encode())]}
+    )
+
+    assert refused.code == "proxy_token_expired"
+    assert refused.caller.secret_fingerprint.startswith("rtp_")
+
+
+async def test_a_valid_token_is_admitted_holding_an_open_session_slot():
+    token = tokens.issue(None, ttl=60).value
+    conf = RealtimeSettings(openai_api_key="sk-test")
+    scope = {
+        "client": ["203.0.113.9", 5000],
+        "headers": [(b"authorization", b"Bearer " + token.encode())],
+    }
+
+    caller = await admit(scope, conf, browser_path=False)
+
+    assert (caller.user_id, caller.slot) == (None, "ip:203.0.113.9")
+
+
+def test_our_own_ending_closes_with_the_problems_code_and_reason_after_an_error_event():
+    how = ending("frame_too_large", "The message is 20000 bytes.")
+
+    assert (how.close_code, how.reason, how.error_code) == (
+        4413,
+        "invalid_request_error.frame_too_large",
+        "frame_too_large",
+    )
+    assert how.event["error"]["message"] == "The message is 20000 bytes."
+    assert ending("client_not_reading", tell_client=False).event is None
+
+
+def test_a_close_from_openai_is_relayed_as_is():
+    relayed = upstream_closed_ending(4000, "invalid_request_error.x")
+
+    assert (relayed.close_code, relayed.reason, relayed.event) == (
+        4000,
+        "invalid_request_error.x",
+        None,
+    )
+
+
+def test_a_broken_link_to_openai_is_told_to_the_client_with_4502():
+    broken = upstream_closed_ending(None, "")
+
+    assert (broken.close_code, broken.error_code) == (4502, "upstream_connection_lost")
+    assert broken.event["error"]["type"] == "server_error"
+
+
+@pytest.mark.parametrize(
+    ("failure", "close_code", "reason"),
+    [
+        (upstream.UpstreamHTTPError(401, "", {}), 3000, "invalid_request_error.upstream_401"),
+        (upstream.UpstreamHTTPError(429, "", {}), 4429, "invalid_request_error.upstream_429"),
+        (upstream.UpstreamHTTPError(503, "", {}), 4502, "server_error.upstream_server_error"),
+        (upstream.UpstreamTimeout("slow"), 4504, "server_error.upstream_timeout"),
+        (upstream.UpstreamUnreachable("down"), 4502, "server_error.upstream_unreachable"),
+    ],
+)
+def test_an_upstream_handshake_failure_ends_the_session_like_openai_would(
+    failure, close_code, reason
+):
+    how = upstream_failure_ending(failure)
+
+    assert (how.close_code, how.reason) == (close_code, reason)
+    assert how.event["type"] == "error"

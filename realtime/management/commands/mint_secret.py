@@ -18,9 +18,10 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from realtime import retirements, tokens, upstream
+from realtime.answers import answer_upstream_failure
 from realtime.conf import SECRET_TTL_RANGE, SETTING_NAMES, get_settings
 from realtime.diagnostics import Exchange, record_sync
-from realtime.errors import answer_upstream_failure, problem
+from realtime.errors import problem
 from realtime.keys import fingerprint
 from realtime.models import ExchangeKind, Outcome, Source, Transport
 
@@ -101,7 +102,7 @@ class Command(BaseCommand):
         except upstream.UpstreamError as error:
             exchange.total_ms = exchange.upstream_ms = (time.perf_counter() - started) * 1000
             answer = answer_upstream_failure(error, ephemeral=False)
-            exchange.note_failure(error, answer.code)
+            exchange.note_failure(error)
             record_sync(exchange)
             raise CommandError(f"{answer.summary}\nhint: {answer.hint}", returncode=1) from None
 

@@ -1,0 +1,196 @@
+"""The state of one proxied WebSocket connection, and the records it leaves.
+
+``realtime.consumers`` moves the frames and keeps its counters, usage, close codes, clock
+and open-session slot here; this object turns them into the connection's
+``RealtimeSession`` and its ``UpstreamExchange`` (``realtime.diagnostics``): at connect, at
+OpenAI's first frame and at the end, never per frame.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+
+from realtime import ratelimit, upstream
+from realtime.conf import RealtimeSettings
+from realtime.diagnostics import Exchange, end_session, open_session, record
+from realtime.models import ExchangeKind, Outcome, Source, Transport
+from realtime.proxy import (
+    Caller,
+    ConnectionRefused,
+    Ending,
+    MessageRate,
+    Usage,
+    client_address,
+    ending,
+)
+
+
+@dataclass(slots=True, eq=False)
+class ProxySession:
+    """One connection: what it is, what it has relayed so far, and how it ended.
+
+    ``opened_at`` and ``last_client_frame`` are the event loop's clock; ``started`` is the
+    ``time.perf_counter()`` the records' durations count from.
+    """
+
+    conf: RealtimeSettings
+    model: str
+    exchange: Exchange
+    opened_at: float
+    last_client_frame: float
+    rate: MessageRate
+    started: float = field(default_factory=time.perf_counter)
+    session_id: int | None = None
+    slot: str | None = None  # the rate-limit client whose open-session slot this holds
+    frames_from_client: int = 0
+    bytes_from_client: int = 0
+    frames_to_client: int = 0
+    bytes_to_client: int = 0
+    usage: Usage = field(default_factory=Usage)
+    client_close: tuple[int | None, str] = (None, "")
+    upstream_close: tuple[int | None, str] = (None, "")
+    error_code: str = ""  # why the proxy ended the session, if it did
+    exchange_recorded: bool = False
+    closing: bool = False  # an ending is under way: nothing more is relayed
+    ended: bool = False  # the client is gone and the record is written
+
+    @classmethod
+    def begin(cls, scope: dict[str, Any], conf: RealtimeSettings, now: float) -> ProxySession:
+        """Return the state of a connection that is knocking, at loop time ``now``."""
+        headers = dict(scope.get("headers", []))
+        model = conf.model_for(_query_value(scope, "model"))
+        exchange = Exchange(
+            kind=ExchangeKind.WEBSOCKET,
+            source=Source.WEBSOCKET_PROXY,
+            transport=Transport.WEBSOCKET,
+            model=model,
+            client_ip=client_address(scope),
+            user_agent=headers.get(b"user-agent", b"").decode("latin-1"),
+        )
+        rate = MessageRate(conf.proxy_max_messages_per_second, now)
+        return cls(conf, model, exchange, opened_at=now, last_client_frame=now, rate=rate)
+
+    def note_caller(self, caller: Caller) -> None:
+        self.exchange.user_id = caller.user_id
+        self.exchange.secret_fingerprint = caller.secret_fingerprint
+        self.slot = caller.slot
+
+    def note_refusal(self, refused: ConnectionRefused) -> None:
+        self.note_caller(refused.caller)
+        self.exchange.outcome = Outcome.REJECTED
+        self.exchange.error_code = refused.code
+
+    def note_upstream_failure(self, error: upstream.UpstreamError, started: float) -> None:
+        self.exchange.upstream_ms = (time.perf_counter() - started) * 1000
+        self.exchange.note_failure(error)
+
+    def note_ending(self, how: Ending) -> bool:
+        """Note how the session ends; False if it is ending already."""
+        if self.closing:
+            return False
+        self.closing = True
+        self.error_code = how.error_code
+        self.client_close = (how.close_code, how.reason)
+        return True
+
+    def overdue(self, now: float) -> Ending | None:
+        """Return the ending due at ``now``: the session is too long, or the client has been
+        silent too long."""
+        if now >= self.opened_at + self.conf.proxy_max_session_seconds:
+            return ending(
+                "session_too_long",
+                f"Sessions last at most {self.conf.proxy_max_session_seconds:g} seconds.",
+            )
+        if now >= self.last_client_frame + self.conf.proxy_idle_timeout:
+            return ending(
+                "idle_timeout",
+                f"Nothing came from the client for {self.conf.proxy_idle_timeout:g} seconds.",
+            )
+        return None
+
+    def next_deadline(self) -> float:
+        return min(
+            self.opened_at + self.conf.proxy_max_session_seconds,
+            self.last_client_frame + self.conf.proxy_idle_timeout,
+        )
+
+    # --- records ------------------------------------------------------------------------
+
+    async def open_record(self) -> None:
+        self.session_id = await open_session(
+            source=Source.WEBSOCKET_PROXY,
+            transport=Transport.WEBSOCKET,
+            user_id=self.exchange.user_id,
+            client_ip=self.exchange.client_ip,
+            user_agent=self.exchange.user_agent,
+            model=self.model,
+            secret_fingerprint=self.exchange.secret_fingerprint,
+        )
+
+    async def record_handshake(self, first_message: str | bytes) -> None:
+        """Record the upstream handshake from OpenAI's first frame, which says whether it
+        took the session: ``session.created``, or an ``error`` event before it closes (a
+        refused key or model)."""
+        self.exchange.upstream_status = 101
+        first_event = _json_object(first_message)
+        if first_event.get("type") == "error":
+            error = first_event.get("error") or {}
+            self.exchange.outcome = Outcome.UPSTREAM_ERROR
+            self.exchange.error_code = str(error.get("code") or error.get("type") or "error")
+            self.exchange.upstream_error = first_message
+        await self.record_exchange()
+
+    async def record_lost_upstream(self) -> None:
+        """Record the upstream handshake of a socket that closed before its first frame."""
+        code, reason = self.upstream_close
+        self.exchange.outcome = Outcome.UNREACHABLE
+        self.exchange.error_code = "upstream_connection_lost"
+        self.exchange.upstream_error = f"closed {code} {reason}".strip()
+        self.exchange.upstream_status = 101
+        await self.record_exchange()
+
+    async def record_exchange(self) -> None:
+        self.exchange_recorded = True
+        self.exchange.session_id = self.session_id
+        self.exchange.total_ms = (time.perf_counter() - self.started) * 1000
+        await record(self.exchange)
+
+    async def finish(self) -> None:
+        """Give back the open-session slot and write the session's end and totals."""
+        if self.slot is not None:
+            await ratelimit.release_slot(self.slot)
+        if not self.exchange_recorded:
+            await self.record_exchange()
+        await end_session(
+            self.session_id,
+            error_code=self.error_code,
+            client_close_code=self.client_close[0],
+            client_close_reason=self.client_close[1],
+            upstream_close_code=self.upstream_close[0],
+            upstream_close_reason=self.upstream_close[1],
+            input_tokens=self.usage.input_tokens,
+            output_tokens=self.usage.output_tokens,
+            total_tokens=self.usage.total_tokens,
+            frames_from_client=self.frames_from_client,
+            bytes_from_client=self.bytes_from_client,
+            frames_to_client=self.frames_to_client,
+            bytes_to_client=self.bytes_to_client,
+        )
+
+
+def _json_object(message: str | bytes) -> dict[str, Any]:
+    try:
+        value = orjson.loads(message)
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _query_value(scope: dict[str, Any], name: str) -> str | None:
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(name)
+    return values[0] if values else None
