@@ -1,1 +1,2 @@
-"""Realtime voice with OpenAI's GA realtime API: token mint, SDP relay and diagnostics."""
+"""Realtime voice with OpenAI's GA realtime API: the voice chat page, token mint, SDP relay,
+WebSocket proxy and diagnostics, as a reusable Django app."""

@@ -1,3 +1,5 @@
+"""The app's HTTP routes: the voice chat page and its JSON API; a project includes them."""
+
 from django.urls import path
 
 from realtime import views

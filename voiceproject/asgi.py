@@ -1,4 +1,4 @@
-"""ASGI entry point: daphne serves it (`make run`, `manage.py runserver`)."""
+"""ASGI entry point: daphne (`make run`, `manage.py runserver`) or uvicorn serves it."""
 
 import logging
 import os

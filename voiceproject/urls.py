@@ -1,3 +1,5 @@
+"""voiceproject's URLs: the admin, and the realtime app at the site's root."""
+
 from django.contrib import admin
 from django.urls import include, path
 

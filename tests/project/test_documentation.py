@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from realtime.conf import SETTING_NAMES
+from realtime.conf import RULES, SETTING_NAMES, TYPE_RULE_ID
 from realtime.errors import HTTP_PROBLEMS as PROBLEMS
 from realtime.errors import UPSTREAM_HINTS
 
@@ -42,3 +42,8 @@ def test_the_readme_shows_both_commands_and_the_benchmark_figures():
     assert "make test" in README
     assert "BENCHMARK_TABLE" not in README
     assert "bench/relay_overhead.py" in README
+
+
+@pytest.mark.parametrize("check_id", sorted({TYPE_RULE_ID, *(rule.id for rule in RULES)}))
+def test_every_settings_check_id_is_in_the_readme(check_id):
+    assert f"| `{check_id}` |" in README
