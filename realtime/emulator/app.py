@@ -88,6 +88,7 @@ class EmulatorApp:
             if not message.get("more_body"):
                 break
         request = Request(scope, bytes(body))
+        fault: Fault | None = None
         if request.path.startswith("/_emulator/"):
             response = await control(self, request)
         else:
@@ -99,18 +100,20 @@ class EmulatorApp:
                 headers=masked_headers(scope.get("headers", [])),
                 body=_describe_body(request),
             )
-            response = await self.api(request)
+            endpoint, route = rest.route(request)
+            fault = self.emulator.take_fault(endpoint) if endpoint else None
+            response = await self.api(request, route, fault)
         if response is None:
             # A "hang" fault: never answer; the handler ends when the client gives up.
             while (await receive())["type"] != "http.disconnect":
                 pass
         else:
-            await response.send(send)
+            await response.send(send, truncated=fault is not None and fault.truncate)
 
-    async def api(self, request: Request) -> Response | None:
+    async def api(
+        self, request: Request, route: rest.Endpoint | None, fault: Fault | None
+    ) -> Response | None:
         """Return the service's answer, or None when a fault says to never answer."""
-        endpoint, route = rest.route(request)
-        fault = self.emulator.take_fault(endpoint) if endpoint else None
         if fault is not None:
             if fault.hang:
                 return None

@@ -73,11 +73,14 @@ class Response:
     def error(cls, error: ApiError, headers: dict[str, str] | None = None) -> Response:
         return cls(error.status, error.body(), headers=headers)
 
-    async def send(self, send: Send) -> None:
+    async def send(self, send: Send, *, truncated: bool = False) -> None:
+        """Send the answer; ``truncated`` sends half its body and ends, so the server breaks
+        the connection short of the declared length, as a dropped network would."""
         headers = [(name.encode(), value.encode()) for name, value in self.headers.items()]
         headers.append((b"content-length", str(len(self.body)).encode()))
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
-        await send({"type": "http.response.body", "body": self.body})
+        body = self.body[: len(self.body) // 2] if truncated else self.body
+        await send({"type": "http.response.body", "body": body})
 
 
 def multipart(request: Request) -> dict[str, bytes]:

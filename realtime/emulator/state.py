@@ -42,7 +42,8 @@ class Fault:
     HTTP endpoints: ``status`` answers that status instead, with ``body`` (a JSON object, or
     text sent as ``content_type``) or else the service's error body for that status;
     ``retry_after`` adds the header; ``delay_ms`` waits before answering (normally or not);
-    ``hang`` never answers. So an answer that is not SDP is
+    ``hang`` never answers; ``truncate`` answers as usual but breaks the connection halfway
+    through the body. So an answer that is not SDP is
     ``status=201, body="<html>…", content_type="text/html"``. The ``realtime`` WebSocket:
     ``status`` refuses the handshake, ``never_open`` leaves it pending, ``drop_after_events``
     breaks the connection after that many events.
@@ -56,6 +57,7 @@ class Fault:
     retry_after: int | None = None
     delay_ms: int = 0
     hang: bool = False
+    truncate: bool = False
     never_open: bool = False
     drop_after_events: int | None = None
 

@@ -383,6 +383,14 @@ def test_an_injected_hang_outlasts_the_clients_timeout(api, emulator):
         )
 
 
+def test_an_injected_truncation_breaks_the_answer_off_halfway(api, emulator):
+    emulator.fault("client_secrets", truncate=True)
+
+    with pytest.raises(httpx.RemoteProtocolError, match="without sending complete message body"):
+        mint(api)
+    assert mint(api)["value"].startswith("ek_")  # one request only: the next is whole
+
+
 def test_an_injected_answer_that_is_not_sdp(api, browser_offer, emulator):
     emulator.fault("calls", status=201, body="<html>oops</html>", content_type="text/html")
     secret = mint(api)["value"]
