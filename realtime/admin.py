@@ -232,6 +232,7 @@ class RealtimeSessionAdmin(ReadOnlyAdmin):
         "error_code",
         "client_close_reason",
         "upstream_close_reason",
+        "server_process",
         "exchanges__error_code",
         "exchanges__upstream_error",
     )

@@ -13,7 +13,8 @@ from typing import Any
 from django.http import JsonResponse
 
 from realtime import upstream
-from realtime.errors import failure_message, problem, upstream_hint
+from realtime.errors import failure_message, problem
+from realtime.hints import upstream_hint
 from realtime.keys import redact, redact_values
 
 # Answers that carry a secret, an SDP answer or a per-request error must not be cached.
@@ -21,8 +22,12 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 def error_body(code: str, message: str | None = None) -> dict[str, Any]:
+    """Return our error object; a message may quote the request (a content type, a key
+    it sent), so anything key-shaped in it is masked."""
     found = problem(code)
-    return {"error": {"code": code, "message": message or found.message, "hint": found.hint}}
+    return {
+        "error": {"code": code, "message": redact(message or found.message), "hint": found.hint}
+    }
 
 
 def error_response(

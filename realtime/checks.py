@@ -1,11 +1,15 @@
-"""System checks (``manage.py check`` and runserver say so): the app's settings are valid, and
-the models they name are ones OpenAI still serves.
+"""System checks (``manage.py check`` and runserver say so): the app's settings are valid, the
+models they name are ones OpenAI still serves, and the project keeps every request's record
+(the API's middleware, SQLite transactions that wait for their turn).
 
 - ``realtime.E001``: a setting does not have its default's type (``REALTIME_DEBUG='yes'``).
 - ``realtime.E003`` to ``realtime.E015``: a setting breaks the rule of that id in
   ``realtime.conf.RULES``; each setting reports the first rule it breaks.
 - ``realtime.W002``: a configured model has an announced shutdown ahead.
 - ``realtime.E002``: a configured model is past its announced shutdown.
+- ``realtime.W003``: the default database is SQLite without IMMEDIATE transactions.
+- ``realtime.W004``: ``ApiErrorsMiddleware`` is missing from MIDDLEWARE, or comes after
+  Django's own.
 """
 
 from __future__ import annotations
@@ -63,4 +67,59 @@ def model_notices(
         (setting, notice)
         for setting, model in named
         if (notice := retirements.notice_for(model, today)) is not None
+    ]
+
+
+API_MIDDLEWARE = "realtime.middleware.ApiErrorsMiddleware"
+# Django's middleware that may answer a request to the API before its view, in HTML.
+ANSWERING_MIDDLEWARE = (
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+)
+
+
+@register()
+def check_api_middleware(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """Warn unless ``ApiErrorsMiddleware`` comes before Django's middleware that answers on
+    its own (a Host outside ALLOWED_HOSTS would get an HTML 400 and leave no row)."""
+    middleware = list(settings.MIDDLEWARE)
+    if API_MIDDLEWARE in middleware and not any(
+        name in middleware[: middleware.index(API_MIDDLEWARE)] for name in ANSWERING_MIDDLEWARE
+    ):
+        return []
+    return [
+        Warning(
+            f"{API_MIDDLEWARE} is not in MIDDLEWARE ahead of Django's own: requests to the "
+            "realtime API that Django refuses get HTML and leave no record.",
+            hint=f"List {API_MIDDLEWARE!r} first in MIDDLEWARE.",
+            id="realtime.W004",
+        )
+    ]
+
+
+# Not tagged "database": it reads settings only, and database checks run only on request.
+@register()
+def check_sqlite_transactions(
+    app_configs: Any = None, *, database: dict[str, Any] | None = None, **kwargs: Any
+) -> list[Warning]:
+    """Warn when the default database is SQLite without IMMEDIATE transactions: under
+    concurrent requests a transaction that reads before it writes fails at once with
+    "database is locked" instead of waiting for its turn."""
+    if database is None:
+        database = settings.DATABASES.get("default", {})
+    options = database.get("OPTIONS", {})
+    if (
+        database.get("ENGINE") != "django.db.backends.sqlite3"
+        or str(options.get("transaction_mode", "")).upper() == "IMMEDIATE"
+    ):
+        return []
+    return [
+        Warning(
+            "The default database is SQLite without IMMEDIATE transactions: concurrent "
+            'requests can fail with "database is locked" and their records be lost.',
+            hint='Set DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", '
+            '"timeout": 20}.',
+            id="realtime.W003",
+        )
     ]

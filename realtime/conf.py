@@ -11,6 +11,7 @@ module can refuse to boot instead of failing on the first request.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -50,7 +51,9 @@ EMULATOR_API_KEY = f"sk-emulator-{secrets.token_urlsafe(24)}"
 
 @dataclass(frozen=True)
 class RealtimeSettings:
-    openai_api_key: str = ""
+    # Out of the repr: a settings object in a frame's locals (an error page, a report, a
+    # log line) must not show the key.
+    openai_api_key: str = dataclasses.field(default="", repr=False)
     openai_base_url: str = "https://api.openai.com/v1"
     model: str = "gpt-realtime-2.1"
     voice: str = "marin"
@@ -77,6 +80,7 @@ class RealtimeSettings:
     proxy_max_session_seconds: float = 1800.0
     proxy_max_sessions_per_user: int = 3
     proxy_send_timeout: float = 10.0
+    shutdown_grace: float = 5.0
 
     @classmethod
     def read(cls, source: Any) -> RealtimeSettings:
@@ -178,6 +182,7 @@ SETTING_NAMES = {
     "proxy_max_session_seconds": "REALTIME_PROXY_MAX_SESSION_SECONDS",
     "proxy_max_sessions_per_user": "REALTIME_PROXY_MAX_SESSIONS_PER_USER",
     "proxy_send_timeout": "REALTIME_PROXY_SEND_TIMEOUT",
+    "shutdown_grace": "REALTIME_SHUTDOWN_GRACE",
 }
 
 
@@ -276,6 +281,7 @@ RULES = (
             "proxy_idle_timeout",
             "proxy_max_session_seconds",
             "proxy_send_timeout",
+            "shutdown_grace",
         ),
         lambda seconds: seconds > 0,
         "must be a positive number of seconds",

@@ -3,19 +3,27 @@
 One ``RealtimeProxyConsumer`` per connection, its state one ``ProxySession``. ``connect``
 asks ``realtime.proxy.admit`` who may connect, opens the upstream socket with the server's
 key and sends the server's session policy; ``receive`` judges each client frame
-(``realtime.proxy``) and forwards it; a relay task forwards OpenAI's frames back and a clock
-task enforces the session's time limits; ``end`` is the one way a session ends, whoever
-ends it; ``disconnect`` stops everything and writes the record.
+(``realtime.policy``) and forwards our encoding of it; a relay task forwards OpenAI's
+frames back and a clock task enforces the session's time limits.
+
+``end`` is the one way a session ends, whoever ends it: a limit, OpenAI, the WebSocket
+layer refusing a frame (``realtime.flow``), a failure, or the server stopping (``drain``,
+called by ``realtime.drain``). ``wind_up`` is the one way it finishes: every task stopped,
+OpenAI's socket closed, the open-session slot given back and the row ended, once.
+``__call__`` winds up however the connection's life ends: a client that leaves, an
+exception anywhere, or the server cancelling the application.
 
 Hot path: audio arrives at about 50 frames per second per session. Frames go through as
-text, unparsed by anyone but orjson, and cost no thread hop (see ``dispatch``).
+text, parsed by orjson alone, and cost no thread hop (see ``dispatch``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 import orjson
@@ -23,10 +31,12 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from websockets.exceptions import ConnectionClosed
 
-from realtime import proxy, upstream
+from realtime import drain, policy, proxy, upstream
 from realtime.conf import get_settings
-from realtime.flow import client_flow
+from realtime.flow import ClientFlow, client_flow
 from realtime.proxy_session import ProxySession
+
+logger = logging.getLogger(__name__)
 
 
 class RealtimeProxyConsumer(AsyncWebsocketConsumer):
@@ -36,13 +46,34 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
     token; on the SDK route (``/v1/realtime``) a token is required.
     """
 
-    session: ProxySession
+    session: ProxySession | None = None
     upstream: upstream.RelaySocket | None = None
+    flow: ClientFlow
 
     def __init__(self, *args: Any, browser_path: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.browser_path = browser_path
         self.tasks: list[asyncio.Task[None]] = []
+        self.accepted = False
+        self.subprotocol: str | None = None
+        self.disconnect_reason = ""
+        self._wound_up: asyncio.Future[None] | None = None
+        self._drained: asyncio.Future[None] | None = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Carry one connection; however its life ends, wind the session up."""
+        try:
+            await super().__call__(scope, receive, send)
+        except Exception:
+            logger.exception("the WebSocket proxy failed; the session ends as internal_error")
+            await self.fail()
+        finally:
+            if drain.live.draining and self.session is not None:
+                # A server may cancel its applications as it stops (daphne's own shutdown
+                # trigger means to): the drain ends the session all the same.
+                await self.drain(self.session.conf.shutdown_grace)
+            else:
+                await self.wind_up()
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels' dispatch runs aclose_old_connections (a thread hop) before every frame.
@@ -54,44 +85,55 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
+    # --- the protocol's moments -----------------------------------------------------------
+
     async def connect(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.flow = client_flow(self.scope)
         self.session = session = ProxySession.begin(self.scope, get_settings(), self.loop.time())
+        self.flow.watch_frames(session.conf.proxy_max_frame_bytes, self.frame_broken)
         # The official SDKs offer "realtime" beside the key subprotocol and expect it back.
-        subprotocol = "realtime" if "realtime" in self.scope.get("subprotocols", []) else None
+        if "realtime" in self.scope.get("subprotocols", []):
+            self.subprotocol = "realtime"
         try:
+            if not drain.live.hold(self):
+                caller = proxy.Caller(client_ip=proxy.client_address(self.scope))
+                raise proxy.ConnectionRefused("server_shutting_down", caller)
             caller = await proxy.admit(self.scope, session.conf, browser_path=self.browser_path)
         except proxy.ConnectionRefused as refused:
             # Refused like OpenAI refuses: accept, one error event, then a close.
             session.note_refusal(refused)
             await session.open_record()
-            await self.accept(subprotocol)
             await self.end(proxy.ending(refused.code, refused.message))
             return
         session.note_caller(caller)
-        record_opened = asyncio.ensure_future(session.open_record())
+        record_opened = session.open_record()
         upstream_started = time.perf_counter()
         try:
             self.upstream = await upstream.open_socket(session.model)
         except upstream.UpstreamError as error:
             await record_opened
             session.note_upstream_failure(error, upstream_started)
-            await self.accept(subprotocol)
             await self.end(proxy.upstream_failure_ending(error))
             return
         session.exchange.upstream_ms = (time.perf_counter() - upstream_started) * 1000
         self.upstream.on_backpressure = self.upstream_backpressure
         await record_opened
-        await self.accept(subprotocol)
+        if session.closing:
+            return  # drained while it connected; the wind-up closes the new socket
+        await self.accept(self.subprotocol)
         # OpenAI may already have refused (an error event, then a close): the relay forwards
         # both, so a failed send here needs no answer of its own.
         with contextlib.suppress(ConnectionClosed):
-            await self.upstream.send(proxy.policy_update(session.conf))
-        self.tasks = [
-            asyncio.create_task(self.relay_upstream()),
-            asyncio.create_task(self.watch_clock()),
-        ]
+            await self.upstream.send(policy.policy_update(session.conf))
+        self.spawn(self.relay_upstream())
+        self.spawn(self.watch_clock())
+
+    async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
+        # Once: a drain may accept (to say why it closes) while connect is still waiting.
+        if not self.accepted:
+            self.accepted = True
+            await super().accept(subprotocol, headers)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         self.flow.frame_taken()  # even when ignored below: a taken frame frees the backlog
@@ -99,18 +141,12 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
         if self.upstream is None or session.closing:
             return
         now = session.last_client_frame = self.loop.time()
-        size = proxy.frame_size(text_data) if text_data is not None else len(bytes_data or b"")
+        size = policy.frame_size(text_data) if text_data is not None else len(bytes_data or b"")
         session.frames_from_client += 1
         session.bytes_from_client += size
         conf = session.conf
         if size > conf.proxy_max_frame_bytes:
-            await self.end(
-                proxy.ending(
-                    "frame_too_large",
-                    f"The message is {size} bytes; this server accepts at most "
-                    f"{conf.proxy_max_frame_bytes}.",
-                )
-            )
+            await self.end(proxy.frame_too_large(conf.proxy_max_frame_bytes, size))
             return
         if not session.rate.take(now):
             await self.end(
@@ -129,8 +165,8 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
             )
             return
         try:
-            event = proxy.read_client_event(text_data, conf, session.model)
-        except proxy.EventRefused as refused:
+            event = policy.read_client_event(text_data, conf, session.model)
+        except policy.EventRefused as refused:
             await self.send_event(
                 proxy.socket_error_event(
                     refused.code,
@@ -143,38 +179,119 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
         with contextlib.suppress(ConnectionClosed):  # the relay reports the close
             await self.upstream.send(event.forward)
 
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        # The ASGI server's reason (uvicorn's, when it closed the client itself).
+        self.disconnect_reason = str(message.get("reason") or "")
+        await super().websocket_disconnect(message)
+
     async def disconnect(self, code: int) -> None:
-        """The client is gone: stop every task, close OpenAI's socket, write the record."""
+        """The client's connection is closed: wind the session up."""
+        self.flow.note_closed()
         session = self.session
-        if session.client_close[0] is None:
-            session.client_close = (code, "")
-        if session.ended:
-            return
-        session.ended = session.closing = True
-        current = asyncio.current_task()
-        others = [task for task in self.tasks if task is not current]
-        for task in others:
-            task.cancel()
-        for task in others:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        await self.close_upstream()
-        self.flow.release()
-        await session.finish()
+        if session is not None and not session.closing:
+            # Not ended by us: the client left, or the server closed it (uvicorn as it
+            # stops, or on a frame it refused itself).
+            session.closing = True
+            reason = self.disconnect_reason or proxy.UNSENT_CLOSES.get(code, "")
+            session.client_close = (code, reason)
+            session.error_code = proxy.client_gone_error_code(code, draining=drain.live.draining)
+        await self.wind_up()
+
+    # --- how a session ends -----------------------------------------------------------------
 
     async def end(self, ending: proxy.Ending) -> None:
         """End the session, whoever ends it: send the ending's error event (if any), close
         the client with its code and reason, and let go of OpenAI at once."""
         if not self.session.note_ending(ending):
             return
+        # Accepted first, even to refuse: the client then hears the event and the code.
+        await self.accept(self.subprotocol)
         if ending.event is not None:
             await self.send_event(ending.event)
-        reason = ending.reason.encode()[:123].decode(errors="ignore")  # a close frame's limit
-        if not self.flow.close(ending.close_code, reason):
-            await self.close(ending.close_code, reason)
+        await self.close_client(ending.close_code, ending.reason)
         await self.close_upstream()
 
+    async def close_client(self, code: int, reason: str) -> None:
+        reason = reason.encode()[:123].decode(errors="ignore")  # a close frame's limit
+        if not self.flow.close(code, reason):
+            await self.close(code, reason)
+
+    def frame_broken(self, code: int, reason: str) -> None:
+        # The WebSocket layer refused a frame (realtime.flow); it calls from outside any of
+        # our tasks.
+        limit = self.session.conf.proxy_max_frame_bytes
+        self.spawn(self.end(proxy.broken_frame_ending(code, reason, limit)))
+
+    async def fail(self) -> None:
+        """Tell the client the session failed, if it can still hear it (the failure itself
+        is in the server's log, never in the event)."""
+        session = self.session
+        if session is None:
+            return
+        failed = proxy.ending("internal_error")
+        if self.upstream is None:
+            session.note_failure()
+        try:
+            if session.closing:
+                # The failure may have cut short the ending under way: close the client
+                # (a second close of one already closed is ignored, or raises, here).
+                await self.accept(self.subprotocol)
+                await self.close_client(failed.close_code, failed.reason)
+            else:
+                await self.end(failed)
+        except Exception:
+            logger.debug("could not tell the client its session failed", exc_info=True)
+
+    def drain(self, grace: float) -> asyncio.Future[None]:
+        """Tell the client this server is stopping, close it and OpenAI, and end the record,
+        within ``grace`` seconds (once, whoever asks: the drain or the cancelled consumer)."""
+        if self._drained is None:
+            self._drained = asyncio.ensure_future(self._drain(grace))
+        return asyncio.shield(self._drained)
+
+    async def _drain(self, grace: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await self.end(proxy.ending("server_shutting_down"))
+                # The client answers the close, or the WebSocket layer drops it unanswered
+                # (Autobahn after 1 s): only then is the close frame surely on its way.
+                await self.flow.wait_closed()
+        await self.wind_up()
+
+    def wind_up(self) -> asyncio.Future[None]:
+        """Finish the session, once: stop its tasks, close OpenAI's socket, give the slot
+        back and end the row. A caller cancelled meanwhile does not stop it."""
+        if self._wound_up is None:
+            self._wound_up = asyncio.ensure_future(self._wind_up())
+        return asyncio.shield(self._wound_up)
+
+    async def _wind_up(self) -> None:
+        try:
+            try:
+                for task in self.tasks:
+                    task.cancel()
+                if self.tasks:
+                    await asyncio.wait(self.tasks)
+                await self.close_upstream()
+            finally:
+                if self.session is not None:
+                    self.flow.release()
+                    await self.session.finish()
+        finally:
+            drain.live.release(self)  # last: a drain waits for the record to be written
+
     # --- the session's tasks --------------------------------------------------------------
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run one of the session's tasks; a failure in it ends the session, never silently."""
+        self.tasks.append(asyncio.create_task(self._guarded(coroutine)))
+
+    async def _guarded(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        try:
+            await coroutine
+        except Exception:
+            logger.exception("a WebSocket proxy task failed; the session ends as internal_error")
+            await self.fail()
 
     async def relay_upstream(self) -> None:
         """Relay OpenAI's frames to the client, never faster than the client reads; end the
@@ -188,7 +305,7 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
                     return
                 if isinstance(message, str):
                     await self.send(text_data=message)
-                    session.bytes_to_client += proxy.frame_size(message)
+                    session.bytes_to_client += policy.frame_size(message)
                     session.usage.add_from(message)
                 else:
                     await self.send(bytes_data=message)

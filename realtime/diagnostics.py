@@ -3,9 +3,9 @@
 Each exchange is written in one database round (one thread hop from async code): the row,
 and the session it belongs to. A call made with an ``ek_`` secret joins the session its
 mint started (matched by the secret's fingerprint); anything else that reached OpenAI
-starts a session of its own; a refusal that never left this server joins a session only if
-its secret names one. The WebSocket proxy opens its session first (one per connection) and
-files its exchange under it.
+starts a session of its own (over as it starts if it failed); a refusal that never left
+this server joins a session only if its secret names one. The WebSocket proxy opens its
+session first (one per connection) and files its exchange under it.
 
 From async code every database round goes through Channels' ``database_sync_to_async``,
 which closes stale connections before and after it: the WebSocket proxy, which touches
@@ -25,7 +25,7 @@ from django.utils import timezone
 from realtime import upstream
 from realtime.conf import get_settings
 from realtime.keys import redact
-from realtime.models import Outcome, RealtimeSession, UpstreamExchange
+from realtime.models import ExchangeKind, Outcome, RealtimeSession, UpstreamExchange
 
 logger = logging.getLogger(__name__)
 
@@ -106,44 +106,70 @@ def record_sync(exchange: Exchange) -> UpstreamExchange | None:
 def _store(exchange: Exchange) -> UpstreamExchange:
     exchange = replace(
         exchange,
-        upstream_error=truncate(redact(exchange.upstream_error), get_settings().error_body_limit),
-        user_agent=exchange.user_agent[: UpstreamExchange._meta.get_field("user_agent").max_length],
+        upstream_error=truncate(
+            redact(_storable(exchange.upstream_error)), get_settings().error_body_limit
+        ),
+        user_agent=_storable(exchange.user_agent)[
+            : UpstreamExchange._meta.get_field("user_agent").max_length
+        ],
     )
+    session = _session_joined(exchange)
+    # The reads above run before the transaction, which starts by writing: on SQLite a
+    # transaction that reads first cannot wait for the write lock (its upgrade fails at
+    # once with "database is locked" while another request writes), one that writes first
+    # waits its turn; on PostgreSQL either waits.
     with transaction.atomic():
-        session = _session_for(exchange)
+        if session is None and exchange.session_id is None:
+            session = _session_started(exchange)
+        elif session is not None and exchange.call_id and not session.call_id:
+            session.call_id = exchange.call_id
+            session.transport = session.transport or exchange.transport
+            session.save(update_fields=["call_id", "transport"])
         fields = asdict(exchange)
         del fields["session_id"]
         return UpstreamExchange.objects.create(session=session, **fields)
 
 
-def _session_for(exchange: Exchange) -> RealtimeSession | None:
+def _storable(text: str) -> str:
+    # PostgreSQL's text columns refuse NUL, which a header may carry.
+    return text.replace("\x00", "")
+
+
+def _session_joined(exchange: Exchange) -> RealtimeSession | None:
+    """Return the session the exchange belongs to already: the one it names, or the one
+    its ``ek_`` secret's mint started."""
     if exchange.session_id is not None:
         return RealtimeSession.objects.filter(pk=exchange.session_id).first()
-    session = None
     if exchange.secret_fingerprint:
-        session = (
+        return (
             RealtimeSession.objects.filter(secret_fingerprint=exchange.secret_fingerprint)
             .order_by("-id")
             .first()
         )
-    # Only what reached OpenAI starts a session (a proxy token mint never does).
-    reached_upstream = exchange.outcome != Outcome.REJECTED and exchange.upstream_ms is not None
-    if session is None and reached_upstream:
-        session = RealtimeSession.objects.create(
-            user_id=exchange.user_id,
-            client_ip=exchange.client_ip,
-            user_agent=exchange.user_agent,
-            source=exchange.source,
-            transport=exchange.transport,
-            model=exchange.model,
-            call_id=exchange.call_id,
-            secret_fingerprint=exchange.secret_fingerprint,
-        )
-    elif session is not None and exchange.call_id and not session.call_id:
-        session.call_id = exchange.call_id
-        session.transport = session.transport or exchange.transport
-        session.save(update_fields=["call_id", "transport"])
-    return session
+    return None
+
+
+def _session_started(exchange: Exchange) -> RealtimeSession | None:
+    """Start a session for an exchange that reached OpenAI (a proxy token mint never does).
+
+    A session that starts with a failure, or with a hangup, is over as it starts: nothing
+    else will ever end it.
+    """
+    if exchange.outcome == Outcome.REJECTED or exchange.upstream_ms is None:
+        return None
+    over = exchange.outcome != Outcome.OK or exchange.kind == ExchangeKind.HANGUP
+    return RealtimeSession.objects.create(
+        user_id=exchange.user_id,
+        client_ip=exchange.client_ip,
+        user_agent=exchange.user_agent,
+        source=exchange.source,
+        transport=exchange.transport,
+        model=exchange.model,
+        call_id=exchange.call_id,
+        secret_fingerprint=exchange.secret_fingerprint,
+        ended_at=timezone.now() if over else None,
+        error_code=exchange.error_code if over else "",
+    )
 
 
 @database_sync_to_async

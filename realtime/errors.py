@@ -4,15 +4,13 @@ Every refusal of ours and every upstream failure we answer with our own code is 
 here once, whether the views answer it over HTTP (``realtime.answers``), the WebSocket proxy
 with an ``error`` event and a close (``realtime.proxy``), or both. Upstream 4xx keep
 OpenAI's status and body and gain a hint looked up by their code (or, for codes OpenAI
-shares between causes, by the message). The common troubleshooting symptoms are here as
-data too: ``UPSTREAM_HINTS`` for the errors OpenAI reports, ``BROWSER_HINTS`` for what only
-a browser sees. The page shows the hint, the admin shows the code, logs carry both.
+shares between causes, by the message: ``realtime.hints``). The page shows the hint, the
+admin shows the code, logs carry both.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from realtime import upstream
 from realtime.keys import redact
@@ -106,6 +104,28 @@ _PROBLEMS = [
         "The request body is larger than this endpoint accepts.",
         "A browser's SDP offer is a few KiB; post only pc.localDescription.sdp as the body.",
         status=413,
+    ),
+    Problem(
+        "invalid_body",
+        "The request body could not be read.",
+        "Send the whole body with the request: the raw SDP offer to the handshake, JSON to the "
+        "mint and the hangup.",
+        status=400,
+    ),
+    Problem(
+        "invalid_host",
+        "The Host header names no host this server serves.",
+        "Send the request to a host in ALLOWED_HOSTS; behind a proxy, pass the original Host "
+        "header on (or set USE_X_FORWARDED_HOST).",
+        status=400,
+    ),
+    Problem(
+        # What Django refused before or around an API view (SuspiciousOperation, BadRequest).
+        "bad_request",
+        "The request is malformed.",
+        "Send only what the endpoint documents; the server's log (django.request, "
+        "django.security) says what was refused.",
+        status=400,
     ),
     Problem(
         "method_not_allowed",
@@ -206,6 +226,28 @@ _PROBLEMS = [
         "Read every message the socket delivers, even ones you ignore.",
         close_code=4408,
     ),
+    Problem(
+        # Invalid UTF-8 in a text message, or a frame that breaks the WebSocket protocol.
+        "invalid_frame",
+        "The WebSocket frame is malformed.",
+        "Send each event as one JSON text frame in UTF-8; a WebSocket library does this for you.",
+        close_code=4400,
+    ),
+    # The server's own ends of a session.
+    Problem(
+        "server_shutting_down",
+        "This server is shutting down.",
+        "Connect again in a moment: a restarted or another server takes the new session.",
+        close_code=4503,
+        error_type="server_error",
+    ),
+    Problem(
+        # Never sent: the end recorded on sessions that a stopped process left open.
+        "server_stopped",
+        "The server process carrying the session stopped without ending it.",
+        "Stop servers with SIGTERM or SIGINT so that they drain; manage.py sweep_sessions "
+        "ends the sessions a killed process left open.",
+    ),
     # Client events the proxy answers in the session, which goes on.
     Problem(
         "invalid_event",
@@ -220,7 +262,8 @@ _PROBLEMS = [
     Problem(
         "session_locked",
         "This server fixes the session's instructions, tools and model.",
-        "Leave them out of session.update and response.create; REALTIME_LOCK_SESSION is on.",
+        "REALTIME_LOCK_SESSION is on: send only the fields the README's client-event policy "
+        "lists, and no system messages.",
     ),
     # The upstream failed in a way we answer with our own code (``UpstreamError.error_code``).
     Problem(
@@ -256,6 +299,28 @@ _PROBLEMS = [
         "Check that OPENAI_BASE_URL points at the API (https://api.openai.com/v1), not a "
         "proxy or web page.",
         status=502,
+        close_code=4502,
+        error_type="server_error",
+    ),
+    Problem(
+        "upstream_answer_lost",
+        "OpenAI was reached, but its answer broke off before it was complete.",
+        "Try again: OpenAI may have acted on the request (a call may have started and will "
+        "time out). If it keeps happening, check proxies and the network path to OpenAI.",
+        status=502,
+        error_type="server_error",
+    ),
+    Problem(
+        # A bug of this server, answered in the API's shape rather than as a debug page.
+        # A bug on our side, over HTTP or in a proxied session; never a traceback or a page.
+        "internal_error",
+        "The server failed while handling this request or session.",
+        "This is a bug on the server: its log (django.request) has the traceback, and the admin "
+        "lists the request with this code.",
+        status=500,
+        close_code=4500,
+        error_type="server_error",
+        socket_hint="Connect again; if it keeps happening, the server's log says what failed.",
     ),
     Problem(
         "upstream_connection_lost",
@@ -272,100 +337,8 @@ HTTP_PROBLEMS: dict[str, Problem] = {
 }
 
 
-# Hints for errors OpenAI reports, by its error code. Upstream 4xx keep OpenAI's status.
-UPSTREAM_HINTS: dict[str, str] = {
-    "beta_api_shape_disabled": (
-        "The beta Realtime API is switched off: mint with POST /v1/realtime/client_secrets, "
-        "connect with /v1/realtime/calls, and send no OpenAI-Beta header."
-    ),
-    "api_version_mismatch": (
-        "A beta token or endpoint was mixed with the GA API: mint with "
-        "POST /v1/realtime/client_secrets and call /v1/realtime/calls?model=gpt-realtime-2.1."
-    ),
-    "unknown_parameter": (
-        "A parameter is in the wrong place or does not exist in the GA API; the model, voice "
-        "and instructions belong inside the 'session' object."
-    ),
-    "missing_required_parameter": (
-        "A required field is missing; GA sessions need session.type = 'realtime'."
-    ),
-    "invalid_type": (
-        "A field has the wrong type; GA audio formats are objects such as "
-        '{"type": "audio/pcm", "rate": 24000}, not beta strings like "pcm16".'
-    ),
-    "unsupported_content_type": (
-        "JSON was posted where SDP belongs (the browser reports 'Expect line: v='): post the "
-        "raw offer with Content-Type: application/sdp to /v1/realtime/calls."
-    ),
-    "invalid_api_key": (
-        "OpenAI refused the server's key: check OPENAI_API_KEY (a project key with Realtime "
-        "access)."
-    ),
-    "invalid_model": (
-        "OpenAI does not serve this model for realtime, or no longer does: check REALTIME_MODEL "
-        "(manage.py check names the replacement of a model it has shut down)."
-    ),
-    "model_not_found": "The model is not available to this key; check REALTIME_MODEL.",
-    "rate_limit_exceeded": (
-        "OpenAI is rate limiting this key: wait for Retry-After, then try again; check the "
-        "project's limits."
-    ),
-    "insufficient_quota": "The OpenAI project is out of credit; check billing.",
-}
-# The same upstream code means something else when the credential was an ek_ secret.
-EPHEMERAL_HINTS: dict[str, str] = {
-    "invalid_api_key": (
-        "The ephemeral secret is invalid or expired: mint a fresh one right before connecting "
-        "(they last REALTIME_SECRET_TTL seconds)."
-    ),
-}
-UNKNOWN_MODEL_PARAMETER_HINT = (
-    "'model' was sent at the top level of the mint body: put it inside 'session' (or send {})."
-)
-# While beta and GA coexisted, /calls answered mismatched usage with an all-empty error.
-EMPTY_ERROR_HINT = UPSTREAM_HINTS["api_version_mismatch"]
-GENERIC_UPSTREAM_HINT = "OpenAI refused the request; its message says why."
-
-# Symptoms only a browser can see. The page maps its own failures to these.
-BROWSER_HINTS: dict[str, str] = {
-    "relative_relay_url": ("The relay URL must be absolute: build it from window.location.origin."),
-    "sdp_parse_failed": (
-        "The browser was handed JSON instead of SDP ('Expect line: v='): the relay must check "
-        "the status before using the body as an answer."
-    ),
-    "connected_but_silent": (
-        "Connected but silent: over WebSocket the page must stream 24 kHz PCM16 from the "
-        "microphone and play response.output_audio.delta itself."
-    ),
-    "mic_blocked": (
-        "The microphone is blocked or the page is not on a secure origin: allow the "
-        "microphone and serve the page over HTTPS (localhost is exempt)."
-    ),
-}
-
-
 def problem(code: str) -> Problem:
     return PROBLEMS[code]
-
-
-def upstream_hint(error: dict[str, Any] | None, *, ephemeral: bool = False) -> str:
-    """Return the hint for an error body OpenAI sent, by code, then by message."""
-    error = error or {}
-    code = str(error.get("code") or "")
-    message = str(error.get("message") or "")
-    if not any(error.get(key) for key in ("code", "message", "type", "param")):
-        return EMPTY_ERROR_HINT
-    if code == "unknown_parameter" and error.get("param") == "model":
-        return UNKNOWN_MODEL_PARAMETER_HINT
-    if ephemeral and code in EPHEMERAL_HINTS:
-        return EPHEMERAL_HINTS[code]
-    if code in UPSTREAM_HINTS:
-        return UPSTREAM_HINTS[code]
-    if "Unknown parameter" in message:
-        return UPSTREAM_HINTS["unknown_parameter"]
-    if "Beta API is no longer supported" in message:
-        return UPSTREAM_HINTS["beta_api_shape_disabled"]
-    return GENERIC_UPSTREAM_HINT
 
 
 def failure_message(error: upstream.UpstreamError) -> str | None:

@@ -7,7 +7,10 @@ outgoing one into Twisted's buffer at once; it also drops close reasons). For da
 proxy reaches the Twisted transport under the connection and uses Twisted's own producer
 API: it stops reading from a client while the frames it already read wait unprocessed or
 while OpenAI is not taking data, and learns when a client stops reading so it can stop
-reading from OpenAI in turn.
+reading from OpenAI in turn. It also sets that connection's own WebSocket limits above the
+proxy's (daphne's are 1 MiB for every connection) and turns what the WebSocket layer would
+answer with a dropped connection (a message over its limit, invalid UTF-8, a protocol
+violation) into a call to the proxy, which ends the session with its own code and event.
 
 ``FlowControlMiddleware`` (outermost in the ASGI stack, where ``send`` is still the
 server's own) lets ``client_flow(scope)`` make a ``ClientFlow``; the consumer uses only
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Callable
 from typing import Any
 
 SCOPE_KEY = "realtime.flow"
@@ -25,10 +29,19 @@ SCOPE_KEY = "realtime.flow"
 # server stops reading that client; below the low mark it reads again.
 INBOUND_HIGH_FRAMES = 16
 INBOUND_LOW_FRAMES = 4
+# How far the WebSocket layer's own message limit stands above the proxy's, so that a
+# message just over the proxy's limit reaches the proxy, which answers it.
+FRAME_LIMIT_MARGIN = 64 * 1024
+
+# What the WebSocket layer reports: the close code it would have sent, and why.
+BrokenFrame = Callable[[int, str], None]
 
 
 class ClientFlow:
-    """A server that applies backpressure itself: nothing to do."""
+    """A server that applies backpressure and its own limits itself: little to do."""
+
+    def __init__(self) -> None:
+        self._closed = asyncio.Event()
 
     def pause_reading(self) -> None:
         """Stop reading the client's frames (its TCP window closes): OpenAI is not taking
@@ -53,6 +66,19 @@ class ClientFlow:
         done here, False to send ``websocket.close`` as usual."""
         return False
 
+    def watch_frames(self, max_bytes: int, on_broken: BrokenFrame) -> None:
+        """Let messages of up to ``max_bytes`` (and a margin) through, and call
+        ``on_broken`` instead of dropping the connection on a frame the WebSocket layer
+        refuses. Here the server keeps its own limits (uvicorn: ``--ws-max-size``)."""
+
+    def note_closed(self) -> None:
+        """The consumer heard ``websocket.disconnect``: the client's connection is closed."""
+        self._closed.set()
+
+    async def wait_closed(self) -> None:
+        """Return once the client's connection is closed."""
+        await self._closed.wait()
+
     def release(self) -> None:
         """Detach from the connection at the end of the session."""
 
@@ -66,11 +92,12 @@ class TwistedClientFlow(ClientFlow):
     """
 
     def __init__(self, protocol: Any, inbound: asyncio.Queue[Any] | None) -> None:
+        super().__init__()
         self._protocol = protocol
         self._transport = transport = protocol.transport
         self._writable = asyncio.Event()
         self._writable.set()
-        self._pauses: set[str] = set()  # why reading is paused: "upstream", "backlog"
+        self._pauses: set[str] = set()  # why reading is paused: "upstream", "backlog", "broken"
         self._inbound = inbound
         if inbound is not None:
             self._watch_inbound(inbound)
@@ -106,6 +133,10 @@ class TwistedClientFlow(ClientFlow):
             put(message)
             if inbound.qsize() >= INBOUND_HIGH_FRAMES:
                 self._pause("backlog")
+            # Seen here even when no consumer reads any more (a server may cancel its
+            # applications as it stops): a drain waits for the client's close this way.
+            if message["type"] == "websocket.disconnect":
+                self._closed.set()
 
         inbound.put_nowait = put_and_check  # type: ignore[method-assign]
 
@@ -144,6 +175,32 @@ class TwistedClientFlow(ClientFlow):
     def close(self, code: int, reason: str) -> bool:
         self._protocol.sendClose(code=code, reason=reason)
         return True
+
+    def watch_frames(self, max_bytes: int, on_broken: BrokenFrame) -> None:
+        protocol = self._protocol
+        if not hasattr(protocol, "_fail_connection"):
+            return  # an Autobahn without the hook: its own limits and closes stand
+        # Autobahn copied daphne's limits (1 MiB) to this protocol as it connected.
+        protocol.maxMessagePayloadSize = protocol.maxFramePayloadSize = (
+            max_bytes + FRAME_LIMIT_MARGIN
+        )
+        refused = False
+
+        def refuse(code: int = 1000, reason: str = "") -> None:
+            # Autobahn calls this on a message over its limit (1009), invalid UTF-8 (1007)
+            # or a protocol violation (1002), and would drop the connection (1006).
+            nonlocal refused
+            if refused:
+                return
+            refused = True
+            protocol.failedByMe = True  # Autobahn keeps and delivers nothing more of it
+            if code != 1009:
+                # Past a violation the stream cannot be parsed: read no more of it. The
+                # close handshake then times out, and Autobahn drops the connection.
+                self._pause("broken")
+            on_broken(code, reason)
+
+        protocol._fail_connection = refuse
 
     def release(self) -> None:
         if self._pauses:

@@ -1,8 +1,15 @@
-"""Closes the pooled upstream client when the server stops.
+"""What the app does as the server starts and stops.
+
+At start, it ends the sessions that stopped processes left open (``realtime.sweep``). At
+stop, it drains the live sessions (``realtime.drain``: each client is told, both sides are
+closed, each row ended, within ``REALTIME_SHUTDOWN_GRACE``), then closes the pooled
+upstream client.
 
 Servers that speak the ASGI lifespan protocol (uvicorn, hypercorn) say so through it.
-Daphne does not implement lifespan, so under daphne the close is a Twisted "before
-shutdown" trigger, which daphne's reactor awaits before it stops the event loop.
+Daphne does not implement lifespan, so under daphne these are Twisted "after startup" and
+"before shutdown" triggers; daphne's reactor awaits the latter before it closes its
+connections and stops the event loop. uvicorn closes every WebSocket (1012) before its
+lifespan shutdown, so there each session ends as its consumer hears the close.
 """
 
 from __future__ import annotations
@@ -11,13 +18,15 @@ import asyncio
 import sys
 from typing import Any
 
-from realtime import upstream
+from realtime import drain, sweep, upstream
+from realtime.conf import get_settings
 
 ASGIApp = Any
 
 
-class CloseUpstreamOnShutdown:
-    """ASGI wrapper: answers lifespan events and closes the upstream client at shutdown."""
+class ServerLifecycle:
+    """ASGI wrapper: at start, sweep what stopped processes left open; at stop, drain the
+    live sessions and close the upstream client (lifespan events, or daphne's triggers)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -30,11 +39,17 @@ class CloseUpstreamOnShutdown:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                await sweep.sweep_at_start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await upstream.aclose()
+                await _shut_down(drain.live.drain(get_settings().shutdown_grace))
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+async def _shut_down(drained: asyncio.Future[None]) -> None:
+    await drained
+    await upstream.aclose()
 
 
 def _register_with_daphne() -> None:
@@ -45,7 +60,16 @@ def _register_with_daphne() -> None:
         return
     from twisted.internet.defer import Deferred
 
-    def close() -> Deferred:
-        return Deferred.fromFuture(asyncio.ensure_future(upstream.aclose(), loop=loop))
+    def start() -> Deferred:
+        return Deferred.fromFuture(asyncio.ensure_future(sweep.sweep_at_start(), loop=loop))
 
-    reactor.addSystemEventTrigger("before", "shutdown", close)
+    def stop() -> Deferred:
+        # Called before daphne's own trigger (the application loads before daphne's server
+        # runs), which means to cancel every application: a consumer cancelled from now on
+        # drains itself. (daphne 4.2's trigger fails while a WebSocket is open, so the
+        # drain cannot count on it.)
+        drained = drain.live.drain(get_settings().shutdown_grace, loop=loop)
+        return Deferred.fromFuture(asyncio.ensure_future(_shut_down(drained), loop=loop))
+
+    reactor.addSystemEventTrigger("after", "startup", start)
+    reactor.addSystemEventTrigger("before", "shutdown", stop)

@@ -75,6 +75,15 @@ class RealtimeSession(Attribution):
     input_tokens = models.PositiveIntegerField(_("input tokens"), null=True, blank=True)
     output_tokens = models.PositiveIntegerField(_("output tokens"), null=True, blank=True)
     total_tokens = models.PositiveIntegerField(_("total tokens"), null=True, blank=True)
+    server_process = models.CharField(
+        _("server process"),
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "the process that carries a proxied session (host:pid:start), so that a sweep "
+            "can end what a stopped process left open"
+        ),
+    )
 
     class Meta:
         ordering = ["-started_at", "-id"]

@@ -1,9 +1,10 @@
-"""The WebSocket proxy's decisions, as plain functions: who may connect, what a client
-frame is, whether policy lets it through, what it costs, and how a session ends.
+"""The WebSocket proxy's decisions, as plain functions: who may connect, what a session
+costs, and how a session ends.
 
-``realtime.consumers`` moves the bytes and calls these; everything here can be tested
-without a socket. Refusals are exceptions (``ConnectionRefused``, ``EventRefused``); the
-ends of a session, ours and OpenAI's, are ``Ending`` values built from the problem table.
+``realtime.consumers`` moves the bytes and calls these (and ``realtime.policy``, which
+judges each client event); everything here can be tested without a socket. Refusals are
+exceptions (``ConnectionRefused``); the ends of a session, ours, OpenAI's and the ASGI
+server's, are ``Ending`` values built from the problem table.
 """
 
 from __future__ import annotations
@@ -21,120 +22,13 @@ from django.contrib.auth import get_user_model
 
 from realtime import ratelimit, tokens, upstream
 from realtime.conf import RealtimeSettings
-from realtime.errors import GENERIC_UPSTREAM_HINT, PROBLEMS, failure_message, upstream_hint
+from realtime.errors import PROBLEMS, failure_message
+from realtime.hints import GENERIC_UPSTREAM_HINT, upstream_hint
 from realtime.keys import fingerprint, redact, redact_values
 
 # Credentials that belong to OpenAI and must never be sent to us (nor by us, from a client).
 OPENAI_KEY_PREFIXES = ("sk-", "ek_", "rk_")
 KEY_SUBPROTOCOL = "openai-insecure-api-key."
-
-
-class EventRefused(Exception):
-    """The client's frame is answered with an ``error`` event and not forwarded."""
-
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        *,
-        client_event_id: str | None = None,
-        param: str | None = None,
-    ) -> None:
-        self.code = code
-        self.message = message
-        self.client_event_id = client_event_id
-        self.param = param
-        super().__init__(message)
-
-
-@dataclass(frozen=True)
-class ClientEvent:
-    type: str
-    forward: str  # the text to send upstream
-
-
-def frame_size(text: str) -> int:
-    """UTF-8 size of a text frame; O(1) for the ASCII frames audio streams are made of."""
-    return len(text) if text.isascii() else len(text.encode())
-
-
-def read_client_event(text: str, conf: RealtimeSettings, model: str) -> ClientEvent:
-    """Parse one client frame and apply policy; raise ``EventRefused`` to answer instead.
-
-    The frame is forwarded as received when what OpenAI parses cannot differ from what we
-    judged; otherwise (a second "type" key anywhere, or any escape sequence, either of which
-    could make another JSON parser see a different top-level type) we forward our own
-    re-encoding of the event we judged.
-    """
-    try:
-        event = orjson.loads(text)
-    except orjson.JSONDecodeError as error:
-        raise EventRefused(
-            "invalid_json", f"Invalid event: failed to parse JSON value. {error}."
-        ) from None
-    if not isinstance(event, dict):
-        raise EventRefused("invalid_event", "Invalid event: expected a JSON object.")
-    client_event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
-    event_type = event.get("type")
-    if not isinstance(event_type, str):
-        raise EventRefused(
-            "invalid_event",
-            "The 'type' field is missing.",
-            client_event_id=client_event_id,
-            param="type",
-        )
-    if event_type not in conf.proxy_client_events:
-        raise EventRefused(
-            "event_not_allowed",
-            f"Client events of type '{event_type[:100]}' are not accepted by this server.",
-            client_event_id=client_event_id,
-            param="type",
-        )
-    if conf.lock_session:
-        check_locked_fields(event, conf, model, client_event_id)
-    if "\\" in text or text.count('"type"') != 1:
-        return ClientEvent(event_type, orjson.dumps(event).decode())
-    return ClientEvent(event_type, text)
-
-
-# Where each locked event carries its overrides: session.update's session, and the
-# per-response overrides of response.create.
-_LOCKED_CONTAINERS = {"session.update": "session", "response.create": "response"}
-
-
-def check_locked_fields(
-    event: dict[str, Any], conf: RealtimeSettings, model: str, client_event_id: str | None
-) -> None:
-    """With the session locked, refuse changes to instructions, tools or the session's
-    ``model`` (restating the same value is allowed)."""
-    container = _LOCKED_CONTAINERS.get(event["type"])
-    if container is None or not isinstance(event.get(container), dict):
-        return
-    fixed = {
-        "instructions": conf.instructions,
-        "tools": [dict(tool) for tool in conf.tools],
-        "model": model,
-    }
-    for name, allowed in fixed.items():
-        if name in event[container] and event[container][name] != allowed:
-            raise EventRefused(
-                "session_locked",
-                f"This server fixes the session's {name}: {event['type']} may not change "
-                f"{container}.{name}.",
-                client_event_id=client_event_id,
-                param=f"{container}.{name}",
-            )
-
-
-def policy_update(conf: RealtimeSettings) -> str:
-    """The ``session.update`` the proxy sends first: the server's instructions, voice and
-    tools (the model is fixed by the connection's URL)."""
-    session = conf.session_config()
-    del session["model"]
-    session.setdefault("tools", [])
-    return orjson.dumps(
-        {"type": "session.update", "event_id": "event_proxy_policy", "session": session}
-    ).decode()
 
 
 @dataclass
@@ -387,3 +281,42 @@ def upstream_closed_ending(code: int | None, reason: str) -> Ending:
         return Ending(code, reason)
     detail = f" ({code} {reason})".rstrip() if code is not None else ""
     return ending("upstream_connection_lost", f"The connection to OpenAI broke{detail}.")
+
+
+def frame_too_large(limit: int, size: int | None = None) -> Ending:
+    """End a session whose client sent a message over ``limit`` bytes (``size``, if known)."""
+    if size is None:
+        return ending(
+            "frame_too_large",
+            f"The message is larger than this server accepts: at most {limit} bytes.",
+        )
+    return ending(
+        "frame_too_large", f"The message is {size} bytes; this server accepts at most {limit}."
+    )
+
+
+def broken_frame_ending(code: int, reason: str, limit: int) -> Ending:
+    """End a session whose client broke the WebSocket protocol, as the server's WebSocket
+    layer found (``code``: the close it would have sent, 1009 for a message too large)."""
+    if code == 1009:
+        return frame_too_large(limit)
+    return ending("invalid_frame", f"The WebSocket frame is malformed: {reason[:200]}.")
+
+
+# What uvicorn closes every client with as it shuts down, before the application hears of
+# it (RFC 6455's "service restart": a server's code, which clients have no cause to send).
+SERVICE_RESTART = 1012
+
+
+# Codes no close frame carries (RFC 6455 7.4.1), which the ASGI server reports for a
+# connection that ended without one: the row says what they mean.
+UNSENT_CLOSES = {
+    1005: "closed without a status code",
+    1006: "connection lost without a close frame",
+}
+
+
+def client_gone_error_code(code: int, *, draining: bool) -> str:
+    """Return why a session ended whose client's connection closed without an ending of
+    ours: the server stopping, or "" (the client left)."""
+    return "server_shutting_down" if draining or code == SERVICE_RESTART else ""

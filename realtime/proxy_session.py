@@ -3,11 +3,15 @@
 ``realtime.consumers`` moves the frames and keeps its counters, usage, close codes, clock
 and open-session slot here; this object turns them into the connection's
 ``RealtimeSession`` and its ``UpstreamExchange`` (``realtime.diagnostics``): at connect, at
-OpenAI's first frame and at the end, never per frame.
+OpenAI's first frame and at the end, never per frame. The row names the process that
+carries the session (``realtime.sweep``), so that a row a killed process left open can be
+ended later; ``finish`` gives the open-session slot back and ends the row, once, whatever
+came before it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +19,7 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from realtime import ratelimit, upstream
+from realtime import ratelimit, sweep, upstream
 from realtime.conf import RealtimeSettings
 from realtime.diagnostics import Exchange, end_session, open_session, record
 from realtime.models import ExchangeKind, Outcome, Source, Transport
@@ -57,7 +61,7 @@ class ProxySession:
     error_code: str = ""  # why the proxy ended the session, if it did
     exchange_recorded: bool = False
     closing: bool = False  # an ending is under way: nothing more is relayed
-    ended: bool = False  # the client is gone and the record is written
+    record_opened: asyncio.Future[None] | None = None
 
     @classmethod
     def begin(cls, scope: dict[str, Any], conf: RealtimeSettings, now: float) -> ProxySession:
@@ -88,6 +92,12 @@ class ProxySession:
     def note_upstream_failure(self, error: upstream.UpstreamError, started: float) -> None:
         self.exchange.upstream_ms = (time.perf_counter() - started) * 1000
         self.exchange.note_failure(error)
+
+    def note_failure(self) -> None:
+        """The server failed before OpenAI's socket was open: its exchange never happened."""
+        if not self.exchange_recorded:
+            self.exchange.outcome = Outcome.REJECTED
+            self.exchange.error_code = "internal_error"
 
     def note_ending(self, how: Ending) -> bool:
         """Note how the session ends; False if it is ending already."""
@@ -121,7 +131,14 @@ class ProxySession:
 
     # --- records ------------------------------------------------------------------------
 
-    async def open_record(self) -> None:
+    def open_record(self) -> asyncio.Future[None]:
+        """Start the session's row, once: later calls wait for the same start. A caller
+        cancelled while it waits does not cancel the start (there is one row either way)."""
+        if self.record_opened is None:
+            self.record_opened = asyncio.ensure_future(self._open_record())
+        return asyncio.shield(self.record_opened)
+
+    async def _open_record(self) -> None:
         self.session_id = await open_session(
             source=Source.WEBSOCKET_PROXY,
             transport=Transport.WEBSOCKET,
@@ -130,6 +147,7 @@ class ProxySession:
             user_agent=self.exchange.user_agent,
             model=self.model,
             secret_fingerprint=self.exchange.secret_fingerprint,
+            server_process=sweep.current(),
         )
 
     async def record_handshake(self, first_message: str | bytes) -> None:
@@ -161,9 +179,19 @@ class ProxySession:
         await record(self.exchange)
 
     async def finish(self) -> None:
-        """Give back the open-session slot and write the session's end and totals."""
-        if self.slot is not None:
-            await ratelimit.release_slot(self.slot)
+        """Give back the open-session slot and write the session's end and totals; each
+        step is done even if one before it fails."""
+        self.closing = True
+        slot, self.slot = self.slot, None
+        try:
+            if slot is not None:
+                await ratelimit.release_slot(slot)
+        finally:
+            await self._write_end()
+
+    async def _write_end(self) -> None:
+        # A session that failed before its row was started still leaves one.
+        await self.open_record()
         if not self.exchange_recorded:
             await self.record_exchange()
         await end_session(

@@ -59,14 +59,20 @@ SLOTS_PREFIX = "realtime:slots"
 async def take_slot(client: str, *, limit: int, lifetime: float) -> bool:
     """Count one more open session for ``client``; refuse past ``limit`` open at once.
 
-    The count lives in the cache, shared by every process that shares it. It expires
-    ``lifetime`` seconds after the latest session started (no session outlives the session
-    length limit), so a process that dies holding slots cannot lock a user out for good.
+    The count lives in the cache, shared by every process that shares it. The caller owns a
+    slot it was given until ``release_slot`` (the proxy: ``ProxySession.finish``, whatever
+    ends the connection). The count expires ``lifetime`` seconds after the latest session
+    started (no session outlives the session length limit), so a process that dies holding
+    slots cannot lock a user out for good.
     """
     key = f"{SLOTS_PREFIX}:{client}"
     expires_in = int(lifetime) + 60
     count = await _increment(key, expires_in=expires_in)
-    await cache.atouch(key, expires_in)
+    try:
+        await cache.atouch(key, expires_in)
+    except BaseException:
+        await release_slot(client)  # counted, but never handed out: give it back
+        raise
     if count <= limit:
         return True
     await release_slot(client)

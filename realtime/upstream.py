@@ -23,6 +23,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 import websockets
+from django.views.decorators.debug import sensitive_variables
 from websockets.asyncio.client import ClientConnection
 
 from realtime.conf import get_settings
@@ -91,7 +92,17 @@ class UpstreamHTTPError(UpstreamError):
 
 
 class UpstreamUnreachable(UpstreamError):
-    """No connection could be made, or it broke before an answer came."""
+    """No connection could be made, or the request could not be sent on it."""
+
+
+class UpstreamAnswerLost(UpstreamError):
+    """The request reached OpenAI, but the connection broke before its answer was complete
+    (OpenAI may have acted on it: a call may have started)."""
+
+    error_code = "upstream_answer_lost"
+    # realtime.models.Outcome has no "answer lost"; its code tells it apart from no
+    # connection at all.
+    outcome = "unreachable"
 
 
 class UpstreamTimeout(UpstreamError):
@@ -187,14 +198,8 @@ async def mint_client_secret(session_config: dict[str, Any], ttl: int) -> Client
 
     ``model`` goes inside ``session``; at the top level the API rejects it.
     """
-    conf = get_settings()
     body = {"expires_after": {"anchor": "created_at", "seconds": ttl}, "session": session_config}
-    response = await _send(
-        "POST",
-        f"{await base_url()}/realtime/client_secrets",
-        bearer=conf.openai_api_key,
-        json=body,
-    )
+    response = await _send("POST", f"{await base_url()}/realtime/client_secrets", json=body)
     try:
         payload = response.json()
         secret = ClientSecret(
@@ -213,14 +218,16 @@ async def mint_client_secret(session_config: dict[str, Any], ttl: int) -> Client
     return secret
 
 
+@sensitive_variables("secret")
 async def create_call(
-    offer_sdp: bytes, bearer: str, session_config: dict[str, Any] | None = None
+    offer_sdp: bytes, secret: str | None = None, session_config: dict[str, Any] | None = None
 ) -> CallAnswer:
     """``POST /realtime/calls?model=…``: the offer in, the SDP answer and call id out.
 
-    With an ``ek_`` secret the offer goes as raw ``application/sdp`` (the session was fixed
-    at mint); with the server key it goes as ``multipart/form-data`` with ``sdp`` and
-    ``session`` parts (the unified flow). The offer's bytes are forwarded unchanged.
+    Without ``session_config`` the offer goes as raw ``application/sdp`` with the ``ek_``
+    ``secret`` (the session was fixed at mint); with it, as ``multipart/form-data`` with
+    ``sdp`` and ``session`` parts and the server key unless ``secret`` names another (the
+    unified flow). The offer's bytes are forwarded unchanged.
     """
     conf = get_settings()
     model = (session_config or {}).get("model") or conf.model
@@ -239,7 +246,7 @@ async def create_call(
             },
             "headers": {"Accept": "application/sdp"},
         }
-    response = await _send("POST", url, bearer=bearer, params={"model": model}, **request_options)
+    response = await _send("POST", url, bearer=secret, params={"model": model}, **request_options)
     answer = response.content
     if not answer.startswith(b"v="):
         kind = response.headers.get("content-type", "no content type")
@@ -255,18 +262,34 @@ async def create_call(
 
 async def hang_up_call(call_id: str) -> int:
     """``POST /realtime/calls/{call_id}/hangup`` with the server key; OpenAI's status."""
-    conf = get_settings()
-    response = await _send(
-        "POST",
-        f"{await base_url()}/realtime/calls/{quote(call_id, safe='')}/hangup",
-        bearer=conf.openai_api_key,
-    )
-    return response.status_code
+    url = f"{await base_url()}/realtime/calls/{quote(call_id, safe='')}/hangup"
+    return (await _send("POST", url)).status_code
 
 
-async def _send(method: str, url: str, *, bearer: str, **options: Any) -> httpx.Response:
+class _Bearer(httpx.Auth):
+    """``Authorization: Bearer …`` for one request, behind a repr that hides it: the server
+    key is then no bare local of any frame, ours or httpx's, that an error page or report
+    would show (httpx's reprs mask the header itself)."""
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+
+    def auth_flow(self, request: httpx.Request) -> Any:
+        request.headers["Authorization"] = f"Bearer {self._secret}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "<Bearer [secure]>"
+
+
+@sensitive_variables("bearer")
+async def _send(
+    method: str, url: str, *, bearer: str | None = None, **options: Any
+) -> httpx.Response:
+    """Send one request with ``bearer`` (None: the server key); raise ``UpstreamError`` for
+    an error status or a failure, each kind as it happened."""
     conf = get_settings()
-    headers = {"Authorization": f"Bearer {bearer}", **options.pop("headers", {})}
+    auth = _Bearer(conf.openai_api_key if bearer is None else bearer)
     timeout = httpx.Timeout(
         connect=conf.connect_timeout,
         read=conf.read_timeout,
@@ -274,11 +297,12 @@ async def _send(method: str, url: str, *, bearer: str, **options: Any) -> httpx.
         pool=conf.connect_timeout,
     )
     try:
-        response = await get_client().request(
-            method, url, headers=headers, timeout=timeout, **options
-        )
+        response = await get_client().request(method, url, auth=auth, timeout=timeout, **options)
     except httpx.TimeoutException as error:
         raise UpstreamTimeout(f"{type(error).__name__} after the configured timeout") from error
+    except (httpx.RemoteProtocolError, httpx.ReadError) as error:
+        # Connected and sent: what broke is the answer (cut short, or never begun).
+        raise UpstreamAnswerLost(f"{type(error).__name__}: {error}") from error
     except httpx.TransportError as error:
         raise UpstreamUnreachable(f"{type(error).__name__}: {error}") from error
     if response.status_code >= 400:
@@ -327,6 +351,7 @@ def socket_url(base: str, model: str) -> str:
     return f"{ws_scheme}://{rest}/realtime?{urlencode({'model': model})}"
 
 
+@sensitive_variables("conf")
 async def open_socket(model: str) -> RelaySocket:
     """Open a realtime WebSocket session with the server key (GA: no OpenAI-Beta header).
 
@@ -351,8 +376,14 @@ async def open_socket(model: str) -> RelaySocket:
     except websockets.InvalidStatus as error:
         response = error.response
         body = (response.body or b"").decode("utf-8", "replace")
+        if response.status_code < 400:  # answered, but with no upgrade
+            raise UpstreamInvalidAnswer(
+                response.status_code, body, "no WebSocket upgrade"
+            ) from None
         raise UpstreamHTTPError(response.status_code, body, response.headers) from None
     except TimeoutError as error:
         raise UpstreamTimeout("the WebSocket upgrade did not finish in time") from error
-    except (OSError, websockets.InvalidHandshake, websockets.InvalidURI) as error:
+    # UnicodeError: a host name the resolver cannot even encode (IDNA), as unreachable as
+    # one it cannot find.
+    except (OSError, UnicodeError, websockets.InvalidHandshake, websockets.InvalidURI) as error:
         raise UpstreamUnreachable(f"{type(error).__name__}: {error}") from error

@@ -2,33 +2,38 @@
 
 The API views are async (the upstream call is network I/O) and answer every failure as
 JSON ``{"error": {"code", "message", "hint"}}`` (``realtime.answers``). ``api_endpoint``
-makes the checks every one of them makes first, in one place: a POST, of a sane size, from
-the page's session (CSRF, the login rule), within the rate limit. Each request that
-reaches them leaves one ``UpstreamExchange`` row, whether it was refused here, failed
-upstream or succeeded. CSRF is checked here rather than by the middleware so that a
-failure is answered in that JSON shape and recorded like any other refusal.
+makes the checks every one of them makes first, in one place: a POST, of a sane size
+(declared and actual), from the page's session (CSRF, the login rule), within the rate
+limit. Each request that reaches them leaves one ``UpstreamExchange`` row, whether it was
+refused here, failed upstream or succeeded; ``realtime.middleware`` answers and records
+what Django would refuse before or around them. CSRF is checked here rather than by the
+middleware so that a failure is answered in that JSON shape and recorded like any other
+refusal.
 """
 
 from __future__ import annotations
 
 import functools
 import ipaddress
-import json
+import re
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+import orjson
+from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
+from django.views.decorators.debug import sensitive_variables
 
 from realtime import ratelimit, routing, tokens, upstream
 from realtime.answers import NO_STORE, answer_upstream_failure, error_response
 from realtime.conf import MAX_BODY_BYTES, get_settings
 from realtime.csrf import csrf_failure
 from realtime.diagnostics import Exchange, end_session, record
-from realtime.errors import BROWSER_HINTS
+from realtime.hints import BROWSER_HINTS
 from realtime.keys import fingerprint
 from realtime.models import ExchangeKind, Outcome, RealtimeSession, Source, Transport
 
@@ -40,6 +45,18 @@ Handler = Callable[["RelayAttempt"], Awaitable[HttpResponse]]
 View = Callable[[HttpRequest], Awaitable[HttpResponse]]
 # Keys a browser may send to the mint; the server decides everything else.
 MINT_PARAMETERS: frozenset[str] = frozenset({"transport"})
+# The shapes OpenAI gives its secrets and call ids, in the characters a header, a URL path
+# and every database column take as they are.
+BEARER_SECRET = re.compile(r"(?i:bearer) +(ek_[A-Za-z0-9._~+/-]{1,1000}=*)")
+CALL_ID = re.compile(r"rtc_[A-Za-z0-9_-]{1,96}")
+
+
+@dataclass(frozen=True)
+class ApiEndpoint:
+    """What an API view records its requests as; ``api_endpoint`` marks each view with one."""
+
+    kind: ExchangeKind
+    transport: str = ""
 
 
 @ensure_csrf_cookie
@@ -61,41 +78,61 @@ def voice_chat(request: HttpRequest) -> HttpResponse:
 
 
 class RelayAttempt:
-    """One request to an API endpoint: its checks, its upstream call and its record."""
+    """One request to an API endpoint: its checks, its upstream call and its record.
 
-    def __init__(self, request: HttpRequest, kind: ExchangeKind, transport: str = "") -> None:
+    The request carries it (``request.realtime_attempt``), so that ``realtime.middleware``
+    can answer and record in its place a request whose view never finished.
+    """
+
+    def __init__(self, request: HttpRequest, endpoint: ApiEndpoint) -> None:
         self.request = request
         self.started = time.perf_counter()
         # An ek_ secret the request presented: the credential instead of the page's session.
         self.bearer: str | None = None
+        # The body as read by admit(): at most one byte past the limit.
+        self.body = b""
+        self.recorded = False
         self.exchange = Exchange(
-            kind=kind,
+            kind=endpoint.kind,
             source=Source.WEB,
             client_ip=client_ip(request),
             user_agent=request.headers.get("User-Agent", ""),
-            transport=transport,
+            transport=endpoint.transport,
             model=get_settings().model,
         )
+        request.realtime_attempt = self
 
     async def admit(self, check_headers: HeaderCheck | None = None) -> Refusal:
         """Make the checks every API endpoint makes, in order: a POST, the endpoint's own
-        headers, a declared size within the limit, the page's session (unless a bearer
-        secret stands in for it), the rate limit. Return the refusal, or None to go on."""
+        headers, a body within the limit, the page's session (unless a bearer secret
+        stands in for it), the rate limit. Return the refusal, or None to go on."""
         if self.request.method != "POST":
             return await self.refuse("method_not_allowed", headers={"Allow": "POST"})
         if check_headers is not None and (refusal := await check_headers(self)):
             return refusal
-        if (declared := _declared_length(self.request)) > MAX_BODY_BYTES:
-            return await self.refuse("request_too_large", _too_large(declared))
+        if refusal := await self.read_body():
+            return refusal
         if self.bearer is None and (refusal := await self.check_browser_session()):
             return refusal
         return await self.check_rate_limit()
 
+    async def read_body(self) -> Refusal:
+        """Read the body, refusing one over the limit, declared or not: a chunked body
+        declares no length, so at most one byte past the limit is read, whatever the
+        framing (``realtime.middleware.ApiBodyLimit`` keeps the server from buffering more)."""
+        if (declared := _declared_length(self.request)) > MAX_BODY_BYTES:
+            return await self.refuse("request_too_large", _too_large(declared))
+        try:
+            # Not request.body, which trusts Content-Length (a malformed one raises).
+            self.body = self.request.read(MAX_BODY_BYTES + 1)
+        except UnreadablePostError:
+            return await self.refuse("invalid_body")
+        if len(self.body) > MAX_BODY_BYTES:
+            return await self.refuse("request_too_large", _too_large(None))
+        return None
+
     async def check_browser_session(self) -> Refusal:
         """Check CSRF and the login rule, for requests authenticated by the session cookie."""
-        # Read the body first: the CSRF check parses form bodies, which would consume the
-        # stream; afterwards request.body serves the cached bytes.
-        self.request.body  # noqa: B018
         if reason := csrf_failure(self.request):
             return await self.refuse("csrf_failed", f"CSRF verification failed: {reason}")
         user = await self.request.auser()
@@ -138,6 +175,7 @@ class RelayAttempt:
         """Record the exchange with the answer's status; return the answer."""
         self.exchange.http_status = response.status_code
         self.exchange.total_ms = (time.perf_counter() - self.started) * 1000
+        self.recorded = True
         await record(self.exchange)
         return response
 
@@ -147,17 +185,19 @@ def api_endpoint(
 ) -> Callable[[Handler], View]:
     """Make a view of an API endpoint's handler: the view makes the request's
     ``RelayAttempt`` and calls the handler with it once ``RelayAttempt.admit`` lets the
-    request through."""
+    request through. The view carries its ``ApiEndpoint`` as ``view.api_endpoint``."""
+    endpoint = ApiEndpoint(kind, transport)
 
     def decorate(handler: Handler) -> View:
         @csrf_exempt  # checked in admit() so that refusals are JSON and recorded
         @functools.wraps(handler)
         async def view(request: HttpRequest) -> HttpResponse:
-            attempt = RelayAttempt(request, kind, transport)
+            attempt = RelayAttempt(request, endpoint)
             if refusal := await attempt.admit(check_headers):
                 return refusal
             return await handler(attempt)
 
+        view.api_endpoint = endpoint  # type: ignore[attr-defined]
         return view
 
     return decorate
@@ -166,7 +206,7 @@ def api_endpoint(
 @api_endpoint(ExchangeKind.CLIENT_SECRET)
 async def client_secret(attempt: RelayAttempt) -> HttpResponse:
     """Mint an ephemeral ``ek_`` secret for the browser; the server key never leaves."""
-    body = _json_object(attempt.request.body)
+    body = _json_object(attempt.body)
     if body is None:
         return await attempt.refuse("invalid_json")
     if unknown := sorted(set(body) - MINT_PARAMETERS):
@@ -220,17 +260,19 @@ async def _answer_mint(
     return await attempt.finish(JsonResponse({**answer, **details}, headers=NO_STORE))
 
 
+@sensitive_variables("authorization", "secret")
 async def _check_offer_headers(attempt: RelayAttempt) -> Refusal:
     """Check the handshake's credential, if it brings one (``Bearer ek_…``), and that the
     offer is SDP."""
     request = attempt.request
     if authorization := request.headers.get("Authorization", ""):
-        scheme, _, token = authorization.strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token.startswith("ek_"):
+        # Only a secret's own characters go on: anything else could not be forwarded as a
+        # header (non-ASCII), and is no secret OpenAI issued.
+        secret = BEARER_SECRET.fullmatch(authorization.strip())
+        if secret is None:
             return await attempt.refuse("invalid_bearer")
-        attempt.bearer = token
-        attempt.exchange.secret_fingerprint = fingerprint(token)
+        attempt.bearer = secret[1]
+        attempt.exchange.secret_fingerprint = fingerprint(secret[1])
     if request.content_type != "application/sdp":
         return await attempt.refuse(
             "unsupported_media_type",
@@ -241,6 +283,7 @@ async def _check_offer_headers(attempt: RelayAttempt) -> Refusal:
 
 # A bearer secret needs no CSRF; cookie requests are checked like every API endpoint's.
 @api_endpoint(ExchangeKind.CALL, transport=Transport.WEBRTC, check_headers=_check_offer_headers)
+@sensitive_variables("bearer")
 async def handshake(attempt: RelayAttempt) -> HttpResponse:
     """Relay a browser's SDP offer to ``/realtime/calls`` and return OpenAI's answer.
 
@@ -248,18 +291,17 @@ async def handshake(attempt: RelayAttempt) -> HttpResponse:
     forwarded as is. Without it the server's key and configured session are used: the
     unified flow, for which the session cookie, CSRF, the login rule and the limit apply.
     """
-    offer = attempt.request.body
+    offer = attempt.body
     attempt.exchange.request_bytes = len(offer)
-    if len(offer) > MAX_BODY_BYTES:
-        return await attempt.refuse("request_too_large", _too_large(len(offer)))
     if not offer.startswith(b"v="):
         return await attempt.refuse("invalid_sdp")
     conf = get_settings()
+    # Without a bearer secret, upstream uses the server key: no frame here ever holds it.
     bearer, session_config = attempt.bearer, None
     if bearer is None:
         if not conf.openai_api_key:
             return await attempt.refuse("server_not_configured")
-        bearer, session_config = conf.openai_api_key, conf.session_config()
+        session_config = conf.session_config()
     try:
         answer = await attempt.call_upstream(upstream.create_call(offer, bearer, session_config))
     except upstream.UpstreamError as error:
@@ -281,9 +323,9 @@ async def hangup(attempt: RelayAttempt) -> HttpResponse:
 
     The call id is the credential: only the page that started the call was given it.
     """
-    payload = _json_object(attempt.request.body)
+    payload = _json_object(attempt.body)
     call_id = (payload or {}).get("call_id")
-    if not isinstance(call_id, str) or not call_id.startswith("rtc_") or len(call_id) > 100:
+    if not isinstance(call_id, str) or not CALL_ID.fullmatch(call_id):
         return await attempt.refuse("invalid_call_id")
     attempt.exchange.call_id = call_id
     session = await RealtimeSession.objects.filter(call_id=call_id).order_by("-id").afirst()
@@ -307,8 +349,10 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
     if not body.strip():
         return {}
     try:
-        payload = json.loads(body)
-    except ValueError:
+        # orjson bounds the nesting (1024 levels) where json recurses until it fails, and
+        # refuses what is not UTF-8.
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
         return None
     return payload if isinstance(payload, dict) else None
 
@@ -325,15 +369,21 @@ def _declared_length(request: HttpRequest) -> int:
         return 0
 
 
-def _too_large(size: int) -> str:
+def _too_large(size: int | None) -> str:
+    """Say how large the body is, where it declared its size, and what the limit is."""
+    if size is None:
+        return f"The body is over {MAX_BODY_BYTES} bytes, the most this endpoint accepts."
     return f"The body is {size} bytes; this endpoint accepts at most {MAX_BODY_BYTES}."
 
 
 def client_ip(request: HttpRequest) -> str | None:
     """Return the peer address as the ASGI server reports it (daphne --proxy-headers for
-    proxies)."""
-    address = request.META.get("REMOTE_ADDR", "")
+    proxies), without an IPv6 zone (``%eth0``): no part of the address, and refused by
+    PostgreSQL's address column."""
     try:
-        return str(ipaddress.ip_address(address))
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id:
+        address = ipaddress.IPv6Address(int(address))
+    return str(address)

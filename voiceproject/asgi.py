@@ -15,13 +15,17 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from realtime.flow import FlowControlMiddleware  # noqa: E402
-from realtime.lifecycle import CloseUpstreamOnShutdown  # noqa: E402
+from realtime.lifecycle import ServerLifecycle  # noqa: E402
+from realtime.middleware import ApiBodyLimit  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 
 # Plain `daphne` serves no static files; in development the page's modules come from here.
 http_application = (
     ASGIStaticFilesHandler(django_application) if settings.DEBUG else django_application
 )
+# Django buffers a whole request body before any view runs: the API's bodies stop past
+# their limit (realtime.middleware).
+http_application = ApiBodyLimit(http_application)
 application = ProtocolTypeRouter(
     {
         "http": http_application,
@@ -37,4 +41,4 @@ if settings.REALTIME_EMULATOR:
     )
 
 # Outermost, where `send` is still the server's own: see realtime.flow.
-application = CloseUpstreamOnShutdown(FlowControlMiddleware(application))
+application = ServerLifecycle(FlowControlMiddleware(application))

@@ -32,6 +32,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: it answers the API's requests that the middleware below would refuse in HTML.
+    "realtime.middleware.ApiErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -138,9 +140,17 @@ try:
 
     DATABASES = {"default": env.database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-        # WAL lets admin reads run beside the relay's writes; NORMAL sync is safe with WAL.
-        DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = (
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            {
+                # WAL lets admin reads run beside the relay's writes; NORMAL sync is safe
+                # with WAL.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                # Every transaction takes the write lock as it begins, and waits up to
+                # `timeout` seconds for it: a transaction that reads first would instead
+                # fail at once with "database is locked" when many requests write together.
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            }
         )
 
     # With no key in development, talk to the offline emulator, which the app serves inside

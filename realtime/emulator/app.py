@@ -18,33 +18,11 @@ from realtime.emulator import rest
 from realtime.emulator.control import control
 from realtime.emulator.errors import ApiError
 from realtime.emulator.http import Receive, Request, Response, Scope, Send, multipart
-from realtime.emulator.refusals import BETA_DISABLED
+from realtime.emulator.refusals import BETA_DISABLED, status_error
 from realtime.emulator.state import Emulator, Fault, masked_headers
 from realtime.emulator.websocket import RealtimeSocket
 
 BETA_PATHS = {"/v1/realtime/sessions", "/v1/realtime/transcription_sessions", "/v1/realtime"}
-STATUS_ERRORS = {
-    400: ("invalid_request_error", None, "Bad request."),
-    401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
-    403: (
-        "invalid_request_error",
-        "unsupported_country_region_territory",
-        "Country, region, or territory not supported",
-    ),
-    404: ("invalid_request_error", None, "Not found."),
-    429: (
-        "rate_limit_error",
-        "rate_limit_exceeded",
-        "Rate limit reached for requests. Please try again in 1s.",
-    ),
-    500: (
-        "server_error",
-        None,
-        "The server had an error while processing your request. Sorry about that!",
-    ),
-    502: ("server_error", None, "Bad gateway."),
-    503: ("server_error", None, "The engine is currently overloaded, please try again later."),
-}
 
 
 class EmulatorApp:
@@ -141,13 +119,7 @@ def _fault_response(fault: Fault) -> Response:
         headers["retry-after"] = "1"
     if isinstance(fault.body, str):
         return Response(fault.status, fault.body, content_type=fault.content_type, headers=headers)
-    if fault.body is None:
-        error_type, code, message = STATUS_ERRORS.get(
-            fault.status, ("server_error", None, f"Injected status {fault.status}.")
-        )
-        body = ApiError(message, code=code, type=error_type, status=fault.status).body()
-    else:
-        body = fault.body
+    body = status_error(fault.status).body() if fault.body is None else fault.body
     return Response(fault.status, body, headers=headers)
 
 

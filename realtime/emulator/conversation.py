@@ -31,6 +31,13 @@ from realtime.emulator.turns import Turns
 
 logger = logging.getLogger(__name__)
 
+# How deep a client event may nest arrays and objects. The service answers deeper ones with
+# an invalid_json error and goes on; its own limit is not published, so this is
+# serde_json's default recursion limit. Python's parser would give up (RecursionError)
+# near a thousand, and the emulator's recursive checks before that.
+MAX_NESTING = 128
+TOO_DEEP = "Invalid event: failed to parse JSON value. recursion limit exceeded."
+
 
 class Output(Protocol):
     """Somewhere server events go: a socket, a data channel."""
@@ -204,14 +211,20 @@ class Conversation:
             return
         try:
             event = json.loads(message)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             self._told({"invalid_json": message[:200]})
+            text = TOO_DEEP if isinstance(error, RecursionError) else None
             await self.emit_error(
                 ApiError(
-                    f"Invalid event: failed to parse JSON value. {error}.", code="invalid_json"
+                    text or f"Invalid event: failed to parse JSON value. {error}.",
+                    code="invalid_json",
                 ),
                 None,
             )
+            return
+        if not _is_plain_append(event) and _nests_deeper_than(event, MAX_NESTING):
+            self._told({"invalid_json": message[:200]})
+            await self.emit_error(ApiError(TOO_DEEP, code="invalid_json"), None)
             return
         client_event_id = event.get("event_id") if isinstance(event, dict) else None
         if not isinstance(client_event_id, str):
@@ -269,6 +282,22 @@ def _is_plain_append(event: Any) -> bool:
         and len(event) <= 3
         and (len(event) == 2 or "event_id" in event)
     )
+
+
+def _nests_deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests arrays and objects more than ``limit`` deep; level by level,
+    never recursing, since the values it is for are too deep to recurse into."""
+    level = [value] if isinstance(value, dict | list) else []
+    for _ in range(limit):
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, dict | list)
+        ]
+        if not level:
+            return False
+    return True
 
 
 def _voice(session: dict[str, Any]) -> Any:

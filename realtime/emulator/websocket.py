@@ -9,7 +9,7 @@ from realtime.emulator import availability, ids, sessions
 from realtime.emulator.conversation import Conversation
 from realtime.emulator.errors import ApiError
 from realtime.emulator.http import Receive, Scope, Send, bearer_of, headers_of, query_of
-from realtime.emulator.refusals import BETA_DISABLED, invalid_key
+from realtime.emulator.refusals import BETA_DISABLED, invalid_key, status_error
 from realtime.emulator.state import (
     Emulator,
     mask,
@@ -83,8 +83,11 @@ class RealtimeSocket:
         if fault is not None and fault.never_open:
             await self._wait_for_disconnect()
             return
-        if fault is not None and fault.status is not None:
-            await self.refuse(fault.status)
+        refusal = status_error(fault.status) if fault is not None and fault.status else None
+        if refusal is not None and not (400 <= refusal.status < 500 and refusal.status != 429):
+            # Overload, server errors and answers that are no upgrade come from in front of
+            # the session: the upgrade itself is answered, with the error body.
+            await self.refuse(refusal.status, refusal.body(), retry_after=fault.retry_after)
             return
         call_id = self.query.get("call_id")
         if call_id is not None and call_id not in self.emulator.calls:
@@ -98,6 +101,8 @@ class RealtimeSocket:
         )
         output = SocketOutput(self.send, fault.drop_after_events if fault else None)
         try:
+            if refusal is not None:
+                raise refusal  # answered after the upgrade, as the service answers a bad key
             conversation, owned = self._open_session(call_id)
         except ApiError as error:
             # The service answers these after the upgrade: one error event, then a close.
@@ -176,16 +181,21 @@ class RealtimeSocket:
                 await conversation.close()
             await output.close(1000, "")
 
-    async def refuse(self, status: int) -> None:
+    async def refuse(
+        self, status: int, body: dict | None = None, *, retry_after: int | None = None
+    ) -> None:
+        """Refuse the upgrade with an HTTP answer (where the server lets an application)."""
         if "websocket.http.response" in self.scope.get("extensions", {}):
+            content = json.dumps(body).encode() if body is not None else b""
+            headers = [(b"content-length", str(len(content)).encode())]
+            if body is not None:
+                headers.append((b"content-type", b"application/json"))
+            if retry_after is not None or status == 429:
+                headers.append((b"retry-after", str(retry_after or 1).encode()))
             await self.send(
-                {
-                    "type": "websocket.http.response.start",
-                    "status": status,
-                    "headers": [(b"content-length", b"0")],
-                }
+                {"type": "websocket.http.response.start", "status": status, "headers": headers}
             )
-            await self.send({"type": "websocket.http.response.body", "body": b""})
+            await self.send({"type": "websocket.http.response.body", "body": content})
         else:
             await self.send({"type": "websocket.close", "code": 1008})
 

@@ -88,7 +88,11 @@ def test_a_webrtc_call_from_the_page_pairs_on_loopback_without_stun(launch, page
     page.get_by_role("button", name="Start").click()
     expect(page.locator("#status")).to_have_text("connected", timeout=15_000)
 
-    selected = page.evaluate(SELECTED_PAIR)
+    # "connected" is the data channel; the pair's own checks may still be finishing.
+    selected = wait_for(
+        lambda: (pair := page.evaluate(SELECTED_PAIR))["state"] == "succeeded" and pair,
+        what="the selected candidate pair to succeed",
+    )
     page.get_by_role("button", name="Stop").click()
 
     assert (selected["state"], selected["nominated"]) == ("succeeded", True)

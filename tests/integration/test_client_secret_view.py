@@ -169,6 +169,44 @@ async def test_mint_rejects_an_oversized_body_with_413(browser, csrf_token):
     assert (await only_exchange()).error_code == "request_too_large"
 
 
+async def test_mint_refuses_deeply_nested_json_as_invalid_json(browser, csrf_token):
+    response = await mint(browser, csrf_token, data="[" * 5000 + "]" * 5000)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_json"
+    assert (await only_exchange()).error_code == "invalid_json"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "data"),
+    [
+        ("multipart/form-data; boundary=", "--\r\nnot a part"),
+        ("multipart/form-data", "no boundary at all"),
+        # More fields than Django's DATA_UPLOAD_MAX_NUMBER_FIELDS, well within the size limit.
+        ("application/x-www-form-urlencoded", "&".join(f"f{n}=1" for n in range(1500))),
+    ],
+)
+async def test_a_form_body_is_never_parsed_for_the_csrf_check(
+    browser, csrf_token, content_type, data
+):
+    response = await mint(browser, csrf_token, data=data, content_type=content_type)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_json"
+    assert (await only_exchange()).error_code == "invalid_json"
+
+
+async def test_a_csrf_token_counts_only_in_the_header(browser, csrf_token):
+    response = await browser.post(
+        URL,
+        data=f"csrfmiddlewaretoken={csrf_token}",
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert response.status_code == 403
+    assert (await only_exchange()).error_code == "csrf_failed"
+
+
 async def test_mint_without_a_server_key_answers_503(browser, csrf_token, settings, emulator):
     settings.OPENAI_API_KEY = ""
 
@@ -244,6 +282,27 @@ async def test_upstream_server_error_answers_502(browser, csrf_token, emulator):
         "upstream_server_error",
     )
     assert "The server had an error" in row.upstream_error  # the service's own wording
+
+
+async def test_an_answer_cut_short_answers_502_answer_lost(browser, csrf_token, emulator):
+    emulator.fault("client_secrets", truncate=True)
+
+    response = await mint(browser, csrf_token)
+
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "upstream_answer_lost"
+    row = await only_exchange()
+    assert (row.outcome, row.error_code) == ("unreachable", "upstream_answer_lost")
+
+
+async def test_a_failed_mint_ends_the_session_it_started(browser, csrf_token, emulator):
+    emulator.fault("client_secrets", status=500)
+
+    await mint(browser, csrf_token)
+
+    session = (await only_exchange()).session
+    assert session.ended_at is not None
+    assert session.error_code == "upstream_server_error"
 
 
 async def test_upstream_down_answers_502_and_records_unreachable(

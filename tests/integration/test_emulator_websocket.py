@@ -237,7 +237,16 @@ async def test_session_created_is_first_and_expires_in_an_hour(url):
             ),
             "unknown_parameter",
         ),
+        ("[" * 100_000 + "]" * 100_000, "invalid_json"),  # deeper than Python's parser goes
+        (
+            '{"type": "session.update", "session": {"type": "realtime", "metadata": '
+            + "[" * 200
+            + "]" * 200
+            + "}}",
+            "invalid_json",  # deeper than the service reads
+        ),
     ],
+    ids=["not json", "binary", "unknown type", "unknown field", "too deep to parse", "too deep"],
 )
 async def test_bad_client_events_get_an_error_event_and_the_session_goes_on(url, message, code):
     async with connect(url, key=KEY) as client:

@@ -272,7 +272,17 @@ async def test_relay_rejects_a_body_that_does_not_start_with_v_equals(
 
 @pytest.mark.parametrize(
     "authorization",
-    [f"Bearer {SERVER_KEY}", "Bearer ", "Basic dXNlcjpwYXNz", "ek_without_scheme"],
+    [
+        f"Bearer {SERVER_KEY}",
+        "Bearer ",
+        "Basic dXNlcjpwYXNz",
+        "ek_without_scheme",
+        # Characters no secret has: not ASCII (this once was a 500 with a debug page), a
+        # space inside, and a length far past any secret's.
+        "Bearer ek_\xe9\xff",
+        "Bearer ek_abc def",
+        "Bearer ek_" + "a" * 2000,
+    ],
 )
 async def test_relay_rejects_a_credential_that_is_not_an_ek_secret_with_401(
     browser, emulator, authorization, browser_offer
@@ -381,6 +391,19 @@ async def test_upstream_server_error_answers_502(browser, emulator, live_secret,
     assert "503" in response.json()["error"]["message"]
     row = await only_exchange()
     assert (row.outcome, row.upstream_status) == ("upstream_error", 503)
+
+
+async def test_a_failed_unified_call_ends_the_session_it_started(
+    browser, csrf_token, emulator, browser_offer
+):
+    emulator.fault("calls", status=500)
+
+    response = await relay_unified(browser, csrf_token, browser_offer)
+
+    assert response.status_code == 502
+    row = await only_exchange()
+    assert row.session.ended_at is not None
+    assert row.session.error_code == "upstream_server_error"
 
 
 async def test_upstream_down_answers_502_and_leaves_a_row(

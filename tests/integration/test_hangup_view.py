@@ -54,7 +54,21 @@ async def test_hanging_up_a_call_that_already_ended_still_closes_the_session(
     assert (await UpstreamExchange.objects.aget(kind="hangup")).upstream_status == 404
 
 
-@pytest.mark.parametrize("body", [{}, {"call_id": 7}, {"call_id": "../../admin"}, "not json"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"call_id": 7},
+        {"call_id": "../../admin"},
+        "not json",
+        # Only a call id's own characters: none a URL path or a database column would mangle.
+        {"call_id": "rtc_\u0000"},
+        {"call_id": "rtc_caf\u00e9"},
+        {"call_id": "rtc_" + "a" * 200},
+        '{"call_id": "rtc_\\ud800"}',  # a lone surrogate, which no text column can store
+        "[" * 5000 + "]" * 5000,  # nested past any parser's patience
+    ],
+)
 async def test_hangup_refuses_anything_but_a_call_id(browser, csrf_token, body):
     response = await hang_up(browser, csrf_token, body)
 

@@ -1,9 +1,14 @@
 """realtime.upstream against the emulator, faults included."""
 
+import asyncio
 import json
 import socket
+import sys
+from collections.abc import AsyncIterator
 
+import httpx
 import pytest
+from django.views.debug import ExceptionReporter
 
 from realtime import upstream
 from realtime.conf import get_settings
@@ -214,3 +219,94 @@ async def test_a_mint_answer_whose_value_is_not_an_ek_secret_is_an_invalid_answe
 
     assert "sk-leaked" not in str(raised.value)
     assert raised.value.body == ""
+
+
+# --- an answer lost after the request reached OpenAI --------------------------------------
+
+
+@pytest.fixture
+async def cut_short(settings) -> AsyncIterator[dict]:
+    """An upstream on 127.0.0.1 that reads the request, then answers only as much as
+    ``answer["sent"]`` holds (a status line and a Content-Length it does not keep, or
+    nothing), and closes."""
+    answer = {"sent": b""}
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer["sent"])
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    settings.OPENAI_BASE_URL = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
+    async with server:
+        yield answer
+
+
+async def test_an_answer_cut_short_is_lost_not_unreachable(cut_short):
+    body = b'{"value": "ek_half", "expires_at": 1, "session": {}}'
+    cut_short["sent"] = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    cut_short["sent"] += b"Content-Length: %d\r\n\r\n%s" % (len(body), body[: len(body) // 2])
+
+    with pytest.raises(upstream.UpstreamAnswerLost) as raised:
+        await upstream.mint_client_secret(session_config(), 600)
+
+    assert (raised.value.error_code, raised.value.outcome) == (
+        "upstream_answer_lost",
+        "unreachable",
+    )
+
+
+async def test_a_connection_closed_with_no_answer_at_all_is_lost(cut_short):
+    with pytest.raises(upstream.UpstreamAnswerLost):
+        await upstream.hang_up_call("rtc_abc")
+
+
+# --- what an error report of a failed call shows ------------------------------------------
+
+
+# Built, so that the report's source lines do not show it: only a frame's locals could.
+CLIENT_SECRET = "ek_" + "secretvalue" * 2
+
+
+@pytest.fixture
+def failing_client(monkeypatch) -> None:
+    """An HTTP client that fails inside httpx, as a bug would, once the request is built
+    (its Authorization header set)."""
+
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise RuntimeError("a bug below the request")
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(fail))
+    monkeypatch.setattr(upstream, "get_client", lambda: client)
+
+
+def reported() -> str:
+    """The report of the exception being handled, as Django's error page (DEBUG on) or its
+    emailed error report (DEBUG off) shows it: every frame with its locals."""
+    return ExceptionReporter(None, *sys.exc_info()).get_traceback_html()
+
+
+@pytest.mark.usefixtures("failing_client")
+async def test_an_error_report_of_a_failed_call_shows_neither_its_secret_nor_the_key():
+    try:
+        await upstream.create_call(b"v=0\r\n", CLIENT_SECRET)
+    except RuntimeError:
+        text = reported()
+
+    assert "a bug below the request" in text
+    assert CLIENT_SECRET not in text
+    assert SERVER_KEY not in text
+
+
+@pytest.mark.usefixtures("failing_client")
+async def test_even_a_debug_page_of_a_failed_unified_call_shows_no_server_key(settings):
+    settings.DEBUG = True  # where Django shows every frame's locals, sensitive or not
+
+    try:
+        await upstream.create_call(b"v=0\r\n", None, session_config())
+    except RuntimeError:
+        page = reported()
+
+    assert "a bug below the request" in page
+    assert SERVER_KEY not in page

@@ -9,14 +9,15 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from realtime.flow import FlowControlMiddleware  # noqa: E402
-from realtime.lifecycle import CloseUpstreamOnShutdown  # noqa: E402
+from realtime.lifecycle import ServerLifecycle  # noqa: E402
+from realtime.middleware import ApiBodyLimit  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 
-application = CloseUpstreamOnShutdown(
+application = ServerLifecycle(
     FlowControlMiddleware(
         ProtocolTypeRouter(
             {
-                "http": django_application,
+                "http": ApiBodyLimit(django_application),
                 "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
             }
         )

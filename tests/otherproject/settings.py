@@ -24,12 +24,15 @@ ASGI_APPLICATION = "tests.otherproject.asgi.application"
 OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "")
 
 MIDDLEWARE = [
+    # First: the realtime API's requests that Django would refuse in HTML get its JSON.
+    "realtime.middleware.ApiErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 ROOT_URLCONF = "tests.otherproject.urls"
 TEMPLATES = [
@@ -46,7 +49,11 @@ TEMPLATES = [
     }
 ]
 DATABASES = {
-    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.environ["OTHER_PROJECT_DB"]}
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ["OTHER_PROJECT_DB"],
+        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+    }
 }
 STATIC_URL = "static/"
 USE_TZ = True

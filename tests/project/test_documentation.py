@@ -6,7 +6,7 @@ import pytest
 
 from realtime.conf import RULES, SETTING_NAMES, TYPE_RULE_ID
 from realtime.errors import HTTP_PROBLEMS as PROBLEMS
-from realtime.errors import UPSTREAM_HINTS
+from realtime.hints import UPSTREAM_HINTS
 
 PROJECT = Path(__file__).resolve().parents[2]
 README = (PROJECT / "README.md").read_text()

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from realtime.checks import check_api_middleware, check_sqlite_transactions
 from realtime.conf import SETTING_NAMES, RealtimeSettings, get_settings
 from voiceproject.environment import ConfigError, Env, read_environment
 
@@ -98,6 +99,18 @@ def test_an_unset_tuple_reads_as_a_list_of_its_default():
 def test_csrf_origins_need_a_scheme():
     with pytest.raises(ConfigError, match=r"voice\.example\.com"):
         Env({"CSRF_TRUSTED_ORIGINS": "voice.example.com"}).origins("CSRF_TRUSTED_ORIGINS", [])
+
+
+def test_sqlite_transactions_take_the_write_lock_first_and_wait_for_it(settings):
+    options = settings.DATABASES["default"]["OPTIONS"]
+
+    assert (options["transaction_mode"], options["timeout"]) == ("IMMEDIATE", 20)
+    assert check_sqlite_transactions() == []
+
+
+def test_the_api_middleware_comes_first(settings):
+    assert settings.MIDDLEWARE[0] == "realtime.middleware.ApiErrorsMiddleware"
+    assert check_api_middleware() == []
 
 
 def test_database_url_is_parsed_and_a_bad_one_is_refused():

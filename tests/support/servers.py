@@ -4,10 +4,13 @@
 import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 from pathlib import Path
+
+from tests.support.polling import wait_for
 
 PROJECT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -59,6 +62,30 @@ class Server:
             ) from None
         self._reader.join(timeout)
         return status
+
+    def rows(self, query: str, *params: object) -> list[dict]:
+        """Rows of the server's own SQLite database."""
+        with sqlite3.connect(self.database) as db:
+            db.row_factory = sqlite3.Row
+            return [dict(row) for row in db.execute(query, params)]
+
+    def ended_session(self, user_agent: str, timeout: float = 10) -> dict:
+        """The ended session row a client with this User-Agent left (the server writes it
+        as the session ends, which may be just after the client saw the close)."""
+        return wait_for(
+            lambda: next(
+                iter(
+                    self.rows(
+                        "select * from realtime_realtimesession where user_agent = ? "
+                        "and ended_at is not null order by id desc",
+                        user_agent,
+                    )
+                ),
+                None,
+            ),
+            timeout,
+            what=f"an ended session row for {user_agent}",
+        )
 
     @property
     def output(self) -> str:

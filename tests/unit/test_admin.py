@@ -227,6 +227,24 @@ def test_a_proxied_session_shows_its_closes_tokens_and_why_it_ended(admin_client
     assert "410000" in detail.content.decode() or "410,000" in detail.content.decode()
 
 
+def test_a_session_a_stopped_process_left_open_shows_its_process_and_end(admin_client):
+    swept = RealtimeSession.objects.create(
+        source=Source.WEBSOCKET_PROXY,
+        transport="websocket",
+        server_process="web-1:4242:boot.777",
+        error_code="server_stopped",
+        ended_at=timezone.now(),
+    )
+
+    found = admin_client.get(reverse(SESSIONS), {"q": "web-1:4242"})
+    detail = admin_client.get(reverse("admin:realtime_realtimesession_change", args=[swept.pk]))
+
+    assert [s.pk for s in found.context["cl"].result_list] == [swept.pk]
+    page = detail.content.decode()
+    assert "web-1:4242:boot.777" in page
+    assert "server_stopped" in page
+
+
 def test_diagnostics_cannot_be_added_or_changed(admin_client, rows):
     add = admin_client.get(reverse("admin:realtime_upstreamexchange_add"))
     change = admin_client.post(

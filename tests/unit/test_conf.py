@@ -104,6 +104,13 @@ def test_the_server_key_is_hidden_whichever_rule_it_breaks():
         assert problem.message.startswith("OPENAI_API_KEY=<hidden> ")
 
 
+def test_the_settings_repr_never_shows_the_server_key():
+    conf = RealtimeSettings(openai_api_key="sk-secretvalue123")
+
+    assert "secretvalue" not in repr(conf)
+    assert "model='gpt-realtime-2.1'" in repr(conf)
+
+
 def test_every_rule_has_its_own_id_apart_from_the_retiring_model_checks():
     ids = [TYPE_RULE_ID, *(rule.id for rule in RULES)]
 

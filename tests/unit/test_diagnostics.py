@@ -3,6 +3,8 @@
 import logging
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from realtime.diagnostics import Exchange, record, record_sync, truncate
 from realtime.models import ExchangeKind, Outcome, RealtimeSession, Source, UpstreamExchange
@@ -12,7 +14,8 @@ pytestmark = pytest.mark.django_db
 
 def exchange(**fields) -> Exchange:
     fields.setdefault("upstream_ms", 0.5)
-    return Exchange(kind=ExchangeKind.CALL, source=Source.WEB, total_ms=1.0, **fields)
+    fields.setdefault("kind", ExchangeKind.CALL)
+    return Exchange(source=Source.WEB, total_ms=1.0, **fields)
 
 
 def test_an_exchange_that_reached_upstream_starts_a_session():
@@ -58,6 +61,67 @@ def test_a_call_with_a_minted_secret_joins_the_mints_session_and_sets_its_call_i
     assert call.session_id == mint.session_id
     mint.session.refresh_from_db()
     assert (mint.session.call_id, mint.session.transport) == ("rtc_9", "webrtc")
+
+
+def test_an_ok_exchange_starts_a_session_that_stays_open():
+    row = record_sync(exchange(kind=ExchangeKind.CLIENT_SECRET, secret_fingerprint="ek_2…cd"))
+
+    assert (row.session.ended_at, row.session.error_code) == (None, "")
+
+
+@pytest.mark.parametrize(
+    ("kind", "outcome", "code"),
+    [
+        (ExchangeKind.CLIENT_SECRET, Outcome.UPSTREAM_ERROR, "upstream_server_error"),
+        (ExchangeKind.CALL, Outcome.TIMEOUT, "upstream_timeout"),
+        (ExchangeKind.CALL, Outcome.UNREACHABLE, "upstream_answer_lost"),
+    ],
+)
+def test_a_session_started_by_a_failure_is_over_as_it_starts(kind, outcome, code):
+    row = record_sync(exchange(kind=kind, outcome=outcome, error_code=code))
+
+    assert row.session.ended_at is not None
+    assert row.session.error_code == code
+
+
+def test_a_session_started_by_a_hangup_is_over_as_it_starts():
+    row = record_sync(exchange(kind=ExchangeKind.HANGUP, call_id="rtc_unknown"))
+
+    assert row.session.ended_at is not None
+
+
+def test_a_failure_joining_a_session_leaves_that_session_as_it_was():
+    mint = record_sync(exchange(kind=ExchangeKind.CLIENT_SECRET, secret_fingerprint="ek_3…ef"))
+
+    call = record_sync(
+        exchange(secret_fingerprint="ek_3…ef", outcome=Outcome.TIMEOUT, error_code="x")
+    )
+
+    assert call.session_id == mint.session_id
+    assert call.session.ended_at is None
+
+
+def test_nul_characters_are_dropped_from_stored_text():
+    row = record_sync(
+        exchange(user_agent="curl\x00/8", outcome=Outcome.UPSTREAM_ERROR, upstream_error="a\x00b")
+    )
+
+    assert (row.user_agent, row.session.user_agent) == ("curl/8", "curl/8")
+    assert row.upstream_error == "ab"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("joins", [False, True])
+def test_recording_starts_its_transaction_by_writing(joins):
+    if joins:
+        record_sync(exchange(kind=ExchangeKind.CLIENT_SECRET, secret_fingerprint="ek_4…01"))
+
+    with CaptureQueriesContext(connection) as queries:
+        record_sync(exchange(secret_fingerprint="ek_4…01", call_id="rtc_4"))
+
+    statements = [query["sql"].split()[0].upper() for query in queries.captured_queries]
+    begin = statements.index("BEGIN")
+    assert statements[begin + 1] in {"INSERT", "UPDATE"}, statements
 
 
 def test_stored_error_bodies_are_redacted_and_truncated(settings):

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from realtime import answers, errors, upstream
+from realtime import answers, errors, hints, upstream
 from realtime.models import Outcome
 
 
@@ -45,17 +45,17 @@ def test_error_response_is_json_with_code_message_and_hint():
     ],
 )
 def test_upstream_hints_follow_the_code_then_the_message(error, expected):
-    assert expected in errors.upstream_hint(error)
+    assert expected in hints.upstream_hint(error)
 
 
 def test_an_invalid_key_with_an_ephemeral_secret_hints_at_minting_again():
-    hint = errors.upstream_hint({"code": "invalid_api_key", "message": "x"}, ephemeral=True)
+    hint = hints.upstream_hint({"code": "invalid_api_key", "message": "x"}, ephemeral=True)
 
     assert "mint a fresh one" in hint
 
 
 def test_browser_hints_cover_the_common_browser_side_symptoms():
-    assert set(errors.BROWSER_HINTS) >= {
+    assert set(hints.BROWSER_HINTS) >= {
         "relative_relay_url",
         "sdp_parse_failed",
         "connected_but_silent",
@@ -68,6 +68,7 @@ def test_browser_hints_cover_the_common_browser_side_symptoms():
     [
         (upstream.UpstreamTimeout("slow"), 504, "upstream_timeout"),
         (upstream.UpstreamUnreachable("down"), 502, "upstream_unreachable"),
+        (upstream.UpstreamAnswerLost("cut short"), 502, "upstream_answer_lost"),
         (
             upstream.UpstreamInvalidAnswer(200, "<html>", "text/html"),
             502,
@@ -90,12 +91,21 @@ def test_upstream_failures_map_to_our_status_and_code(failure, status, code):
         (upstream.UpstreamHTTPError(500, "", {}), "upstream_server_error", "upstream_error"),
         (upstream.UpstreamTimeout("slow"), "upstream_timeout", "timeout"),
         (upstream.UpstreamUnreachable("down"), "upstream_unreachable", "unreachable"),
+        # Reached, then lost: recorded as unreachable, told apart by its code.
+        (upstream.UpstreamAnswerLost("cut short"), "upstream_answer_lost", "unreachable"),
         (upstream.UpstreamInvalidAnswer(200, "", "x"), "upstream_invalid_answer", "invalid_answer"),
     ],
 )
 def test_each_upstream_failure_carries_its_code_and_the_outcome_it_records(failure, code, outcome):
     assert (failure.error_code, failure.outcome) == (code, outcome)
     assert failure.outcome in Outcome.values
+
+
+def test_an_error_message_that_quotes_a_key_masks_it():
+    body = answers.error_body("invalid_transport", "Unknown transport 'ek_abcdefgh12345678'.")
+
+    assert "abcdefgh" not in body["error"]["message"]
+    assert "ek_…redacted" in body["error"]["message"]
 
 
 def test_every_close_code_is_one_an_asgi_server_may_send():

@@ -1,7 +1,9 @@
-"""realtime.ratelimit: a fixed window per client in Django's cache."""
+"""realtime.ratelimit: a fixed window per client in Django's cache, and open-session slots."""
 
 import asyncio
 import time
+
+import pytest
 
 from realtime import ratelimit
 
@@ -49,3 +51,25 @@ async def test_a_new_window_starts_a_new_count():
     await asyncio.sleep(1.05 - time.time() % 1)  # into the next one-second window
 
     assert (await ratelimit.hit("ip:10.0.0.1", limit=1, window=1)).allowed
+
+
+async def test_open_session_slots_are_counted_up_to_the_limit_and_given_back():
+    assert await ratelimit.take_slot("user:7", limit=2, lifetime=60)
+    assert await ratelimit.take_slot("user:7", limit=2, lifetime=60)
+    refused = not await ratelimit.take_slot("user:7", limit=2, lifetime=60)
+    await ratelimit.release_slot("user:7")
+
+    assert refused
+    assert await ratelimit.take_slot("user:7", limit=2, lifetime=60)
+
+
+async def test_a_slot_counted_but_not_handed_out_is_given_back(monkeypatch):
+    async def cache_fails(*args, **kwargs):
+        raise ConnectionError("the cache is gone")
+
+    monkeypatch.setattr(ratelimit.cache, "atouch", cache_fails)
+
+    with pytest.raises(ConnectionError):
+        await ratelimit.take_slot("user:8", limit=1, lifetime=60)
+
+    assert await ratelimit.cache.aget(f"{ratelimit.SLOTS_PREFIX}:user:8") == 0
