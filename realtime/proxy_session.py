@@ -59,9 +59,9 @@ class ProxySession:
     client_close: tuple[int | None, str] = (None, "")
     upstream_close: tuple[int | None, str] = (None, "")
     error_code: str = ""  # why the proxy ended the session, if it did
-    exchange_recorded: bool = False
     closing: bool = False  # an ending is under way: nothing more is relayed
     record_opened: asyncio.Future[None] | None = None
+    exchange_record: asyncio.Future[object] | None = None
 
     @classmethod
     def begin(cls, scope: dict[str, Any], conf: RealtimeSettings, now: float) -> ProxySession:
@@ -95,7 +95,7 @@ class ProxySession:
 
     def note_failure(self) -> None:
         """The server failed before OpenAI's socket was open: its exchange never happened."""
-        if not self.exchange_recorded:
+        if self.exchange_record is None:
             self.exchange.outcome = Outcome.REJECTED
             self.exchange.error_code = "internal_error"
 
@@ -172,11 +172,15 @@ class ProxySession:
         self.exchange.upstream_status = 101
         await self.record_exchange()
 
-    async def record_exchange(self) -> None:
-        self.exchange_recorded = True
-        self.exchange.session_id = self.session_id
-        self.exchange.total_ms = (time.perf_counter() - self.started) * 1000
-        await record(self.exchange)
+    def record_exchange(self) -> asyncio.Future[object]:
+        """Record the exchange, once. Shielded like the session's row: a caller cancelled
+        mid-write (the relay, when the client leaves at once) does not lose it, and the
+        session's end waits for it instead of writing it again."""
+        if self.exchange_record is None:
+            self.exchange.session_id = self.session_id
+            self.exchange.total_ms = (time.perf_counter() - self.started) * 1000
+            self.exchange_record = asyncio.ensure_future(record(self.exchange))
+        return asyncio.shield(self.exchange_record)
 
     async def finish(self) -> None:
         """Give back the open-session slot and write the session's end and totals; each
@@ -192,8 +196,7 @@ class ProxySession:
     async def _write_end(self) -> None:
         # A session that failed before its row was started still leaves one.
         await self.open_record()
-        if not self.exchange_recorded:
-            await self.record_exchange()
+        await self.record_exchange()
         await end_session(
             self.session_id,
             error_code=self.error_code,

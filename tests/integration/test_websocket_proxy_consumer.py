@@ -16,12 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from realtime import drain, policy, ratelimit, tokens, upstream
-from realtime.conf import CLIENT_EVENT_TYPES
 from realtime.consumers import RealtimeProxyConsumer
 from realtime.errors import PROBLEMS
-from realtime.models import RealtimeSession
+from realtime.models import RealtimeSession, UpstreamExchange
 from realtime.proxy_session import ProxySession
 from realtime.routing import websocket_urlpatterns
+from tests.support import strategies
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -94,23 +94,8 @@ async def test_no_task_or_socket_outlives_a_session_the_upstream_breaks(emulator
     assert other_tasks() - before == set()
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
-    ),
-    max_leaves=12,
-)
-events = st.fixed_dictionaries(
-    {"type": st.sampled_from([*CLIENT_EVENT_TYPES, "session.delete", "", "error"])},
-    optional={
-        "event_id": json_values,
-        "session": json_values,
-        "response": json_values,
-        "item": json_values,
-        "audio": st.text(max_size=50),
-    },
-).map(json.dumps)
+json_values = strategies.json_values()
+events = strategies.client_events(json_values)
 hostile_frames = st.one_of(
     events,
     st.fixed_dictionaries({"type": json_values}).map(json.dumps),
@@ -156,6 +141,24 @@ async def _send_hostile_frames(frames: list[str | bytes]) -> None:
 
 
 # --- whatever goes wrong, the slot comes back and the row ends ------------------------------
+
+
+async def test_a_client_that_leaves_at_its_first_event_still_leaves_its_exchange_row(emulator):
+    # The relay forwards OpenAI's first frame, then records the handshake: a client gone at
+    # once cancels the relay while that record is being written.
+    for _ in range(5):
+        communicator = sdk_communicator()
+        await communicator.connect()
+        await communicator.receive_from(timeout=10)
+        await communicator.disconnect()
+
+    sessions = [session async for session in RealtimeSession.objects.all()]
+    exchanges = [exchange async for exchange in UpstreamExchange.objects.all()]
+    assert len(sessions) == 5
+    assert all(session.ended_at is not None for session in sessions)
+    assert sorted(exchange.session_id for exchange in exchanges) == sorted(
+        session.pk for session in sessions
+    )
 
 
 def open_slots() -> int:

@@ -28,11 +28,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from realtime import ratelimit, tokens
-from realtime.conf import CLIENT_EVENT_TYPES
 from realtime.errors import PROBLEMS
 from realtime.models import RealtimeSession
 from realtime.routing import websocket_urlpatterns
 from tests.conftest import SERVER_KEY
+from tests.support import strategies
 from tests.support.polling import wait_for
 from tests.support.realtime_client import connect
 from tests.support.servers import SERVER_SECRET_KEY, project_env, run_daphne, run_server
@@ -78,28 +78,8 @@ def nested(depth: int) -> str:
     return "[" * depth + "]" * depth
 
 
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False)
-    | st.text(st.characters(codec="utf-8"), max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
-    ),
-    max_leaves=12,
-)
-events = st.fixed_dictionaries(
-    {"type": st.sampled_from([*CLIENT_EVENT_TYPES, "session.delete", "", "error"])},
-    optional={
-        "event_id": json_values,
-        "session": json_values,
-        "response": json_values,
-        "item": json_values,
-        "item_id": st.sampled_from(["item_none", "", 7]),
-        "audio": st.text(max_size=50),
-    },
-).map(json.dumps)
+json_values = strategies.json_values(st.text(st.characters(codec="utf-8"), max_size=20))
+events = strategies.client_events(json_values, item_id=st.sampled_from(["item_none", "", 7]))
 # Events that are well formed but make no sense where they arrive.
 out_of_order = st.sampled_from(
     [
