@@ -14,7 +14,10 @@ trip, through a relay minus straight to the emulator at the same percentile, is 
 the relay adds. Sessions start spread over one cycle, as independent users would.
 
 Reported per target: probe round trip p50/p99, messages per second each way, the relay
-process's CPU and its resident memory per session, errors and dropped sessions.
+process's CPU (in all, and per message relayed either way) and its resident memory per
+session, errors and dropped sessions. ``--targets daphne-unrecorded daphne`` compares the
+proxy with conversation recording off and on (``REALTIME_RECORD_CONVERSATIONS``) in one run;
+the probes' ``error`` answers are recorded too (one entry per session per second).
 
     .venv/bin/python bench/ws_proxy.py --sessions 10 50 100 200 400 --seconds 20
 
@@ -278,42 +281,60 @@ def measure(sessions: int, seconds: float, targets: list[str]) -> list[tuple[str
                 )
             )
             rows.append(("direct to the emulator", direct))
+        daphne = [
+            str(BIN / "daphne"),
+            "-b",
+            "127.0.0.1",
+            "-p",
+            "{port}",
+            "voiceproject.asgi:application",
+        ]
+        # target: (row name, command, environment overrides)
         servers = {
-            "proxy under daphne": [
-                str(BIN / "daphne"),
-                "-b",
-                "127.0.0.1",
-                "-p",
-                "{port}",
-                "voiceproject.asgi:application",
-            ],
-            "proxy under uvicorn": [
-                str(BIN / "uvicorn"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "{port}",
-                "--ws",
-                "websockets-sansio",
-                "--log-level",
-                "warning",
-                "voiceproject.asgi:application",
-            ],
-            "raw websockets relay": [
-                sys.executable,
-                __file__,
-                "--serve-raw-relay",
-                "{port}",
-                f"{emulator.websocket_url}{path}",
-            ],
+            "daphne": ("proxy under daphne", daphne, {}),
+            "daphne-unrecorded": (
+                "proxy under daphne, conversations not recorded",
+                daphne,
+                {"REALTIME_RECORD_CONVERSATIONS": "false"},
+            ),
+            "uvicorn": (
+                "proxy under uvicorn",
+                [
+                    str(BIN / "uvicorn"),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "{port}",
+                    "--ws",
+                    "websockets-sansio",
+                    "--log-level",
+                    "warning",
+                    "voiceproject.asgi:application",
+                ],
+                {},
+            ),
+            "relay": (
+                "raw websockets relay",
+                [
+                    sys.executable,
+                    __file__,
+                    "--serve-raw-relay",
+                    "{port}",
+                    f"{emulator.websocket_url}{path}",
+                ],
+                {},
+            ),
         }
-        for name, command in servers.items():
-            if name.split()[-1] not in targets:
+        for target in targets:
+            if target not in servers:
                 continue
+            name, command, overrides = servers[target]
             port = free_port()
-            relay = Relay([part.replace("{port}", str(port)) for part in command], env, port)
+            relay = Relay(
+                [part.replace("{port}", str(port)) for part in command], {**env, **overrides}, port
+            )
             try:
-                relay_path = "/" if name.startswith("raw") else f"/v1{path}"
+                relay_path = "/" if target == "relay" else f"/v1{path}"
                 row = asyncio.run(
                     load(
                         f"ws://127.0.0.1:{port}{relay_path}",
@@ -340,7 +361,9 @@ def main() -> None:
         "--targets",
         nargs="+",
         default=["direct", "daphne", "uvicorn", "relay"],
-        choices=["direct", "daphne", "uvicorn", "relay"],
+        choices=["direct", "daphne", "daphne-unrecorded", "uvicorn", "relay"],
+        help="daphne-unrecorded: daphne with REALTIME_RECORD_CONVERSATIONS=false, the "
+        "recorder's cost beside daphne's",
     )
     options = parser.parse_args()
     if options.seconds < 5 or min(options.sessions) < 1:
@@ -348,9 +371,9 @@ def main() -> None:
     print(f"{os.cpu_count()} CPUs; {options.seconds:.0f} s of streaming per row\n")
     print(
         "| sessions | target | probe RTT p50 / p99 ms | added p50 / p99 ms | msgs/s sent "
-        "| msgs/s received | relay CPU | relay memory/session | errors | dropped |"
+        "| msgs/s received | relay CPU | CPU µs/msg | relay memory/session | errors | dropped |"
     )
-    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for count in options.sessions:
         rows = measure(count, options.seconds, options.targets)
         base = dict(rows).get("direct to the emulator")
@@ -361,6 +384,11 @@ def main() -> None:
                 else "-"
             )
             cpu = "-" if row["cpu"] != row["cpu"] else f"{row['cpu']:.0f}%"
+            # CPU time per message relayed (either way): what recording adds shows here.
+            messages = row["sent_per_s"] + row["received_per_s"]
+            per_message = (
+                "-" if row["cpu"] != row["cpu"] else f"{row['cpu'] / 100 * 1e6 / messages:.1f}"
+            )
             memory = (
                 "-"
                 if row["kib_per_session"] != row["kib_per_session"]
@@ -368,7 +396,8 @@ def main() -> None:
             )
             print(
                 f"| {count} | {name} | {row['p50']:.1f} / {row['p99']:.1f} | {added} "
-                f"| {row['sent_per_s']:.0f} | {row['received_per_s']:.0f} | {cpu} | {memory} "
+                f"| {row['sent_per_s']:.0f} | {row['received_per_s']:.0f} | {cpu} | {per_message} "
+                f"| {memory} "
                 f"| {row['errors']} | {row['dropped']} |",
                 flush=True,
             )

@@ -7,12 +7,15 @@ import json
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from realtime import admin_views
 from realtime.checks import model_notices
 from realtime.models import Outcome, RealtimeSession, UpstreamExchange
 
@@ -165,8 +168,8 @@ class ExchangeInline(admin.TabularInline):
         "outcome",
         "upstream_status",
         "http_status",
-        "upstream_ms",
-        "total_ms",
+        "upstream_ms_display",
+        "total_ms_display",
         "request_bytes",
         "response_bytes",
         "error_code",
@@ -178,6 +181,14 @@ class ExchangeInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
+
+    @admin.display(description="upstream ms")
+    def upstream_ms_display(self, obj: UpstreamExchange) -> str:
+        return milliseconds(obj.upstream_ms)
+
+    @admin.display(description="total ms")
+    def total_ms_display(self, obj: UpstreamExchange) -> str:
+        return milliseconds(obj.total_ms)
 
     @admin.display(description="time")
     def exchange_link(self, obj: UpstreamExchange) -> str:
@@ -209,19 +220,22 @@ class RealtimeSessionAdmin(ReadOnlyAdmin):
         "source",
         "model",
         "user",
-        "client_ip",
-        "call_id",
+        "duration_display",
+        "turns",
+        "total_tokens",
+        "cost_display",
+        "end_reason_display",
         "exchange_count",
         "failure_display",
-        "error_code",
         "closes",
-        "total_tokens",
-        "ended_at",
     )
     list_filter = (
         FailureFilter,
         "transport",
         "source",
+        ("model", admin.AllValuesFieldListFilter),
+        ("user", admin.RelatedOnlyFieldListFilter),
+        ("end_reason", admin.AllValuesFieldListFilter),
         ("error_code", admin.AllValuesFieldListFilter),
         "started_at",
     )
@@ -230,15 +244,55 @@ class RealtimeSessionAdmin(ReadOnlyAdmin):
         "client_ip",
         "secret_fingerprint",
         "error_code",
+        "end_reason",
         "client_close_reason",
         "upstream_close_reason",
         "server_process",
         "exchanges__error_code",
         "exchanges__upstream_error",
+        "entries__text",
     )
     date_hierarchy = "started_at"
     list_select_related = ("user",)
     inlines = [ExchangeInline]
+    change_form_template = "admin/realtime/realtimesession/change_form.html"
+    change_list_template = "admin/realtime/realtimesession/change_list.html"
+
+    def get_urls(self) -> list:
+        cost = self.admin_site.admin_view(self.cost_per_day_view)
+        return [path("cost/", cost, name="realtime_realtimesession_cost"), *super().get_urls()]
+
+    def cost_per_day_view(self, request: HttpRequest) -> TemplateResponse:
+        """Sessions and their cost per day, and per user and day: what staff are billed for."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        sessions = RealtimeSession.objects.all()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Realtime cost per day",
+            "opts": self.model._meta,
+            "days": admin_views.cost_per_day(sessions, by_user=False),
+            "user_days": admin_views.cost_per_day(sessions, by_user=True),
+        }
+        return TemplateResponse(
+            request, "admin/realtime/realtimesession/cost_per_day.html", context
+        )
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        session = self.get_object(request, object_id)
+        if session is not None:
+            extra_context = {
+                **(extra_context or {}),
+                "totals": admin_views.totals(session),
+                "timeline": admin_views.timeline(session),
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return (
@@ -260,6 +314,20 @@ class RealtimeSessionAdmin(ReadOnlyAdmin):
                 level = messages.ERROR if notice.shut_down else messages.WARNING
                 self.message_user(request, f"{setting}: {notice}", level)
         return super().changelist_view(request, extra_context)
+
+    @admin.display(description="duration")
+    def duration_display(self, obj: RealtimeSession) -> str:
+        return admin_views.duration(obj.duration_seconds)
+
+    @admin.display(description="cost", ordering="cost_usd")
+    def cost_display(self, obj: RealtimeSession) -> str:
+        if obj.ended_at is None or obj.turns is None:
+            return "—"  # not ended yet, or ended before anything was said
+        return admin_views.usd(obj.cost_usd) if obj.total_tokens else "$0.0000"
+
+    @admin.display(description="end reason", ordering="end_reason")
+    def end_reason_display(self, obj: RealtimeSession) -> str:
+        return obj.end_reason or obj.error_code or ("—" if obj.ended_at else "live")
 
     @admin.display(description="closed (client / OpenAI)")
     def closes(self, obj: RealtimeSession) -> str:

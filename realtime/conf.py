@@ -24,6 +24,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from realtime import pricing
+
 TRANSPORTS = ("webrtc", "websocket")
 WEBRTC_FLOWS = ("unified", "ephemeral")
 # The GA API accepts 10..7200 seconds for expires_after.seconds.
@@ -81,6 +83,12 @@ class RealtimeSettings:
     proxy_max_sessions_per_user: int = 3
     proxy_send_timeout: float = 10.0
     shutdown_grace: float = 5.0
+    record_conversations: bool = True
+    sideband: bool = True
+    sideband_idle_timeout: float = 600.0
+    store_transcripts: bool = True
+    retention_days: int = 30
+    prices: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def read(cls, source: Any) -> RealtimeSettings:
@@ -183,6 +191,12 @@ SETTING_NAMES = {
     "proxy_max_sessions_per_user": "REALTIME_PROXY_MAX_SESSIONS_PER_USER",
     "proxy_send_timeout": "REALTIME_PROXY_SEND_TIMEOUT",
     "shutdown_grace": "REALTIME_SHUTDOWN_GRACE",
+    "record_conversations": "REALTIME_RECORD_CONVERSATIONS",
+    "sideband": "REALTIME_SIDEBAND",
+    "sideband_idle_timeout": "REALTIME_SIDEBAND_IDLE_TIMEOUT",
+    "store_transcripts": "REALTIME_STORE_TRANSCRIPTS",
+    "retention_days": "REALTIME_RETENTION_DAYS",
+    "prices": "REALTIME_PRICES",
 }
 
 
@@ -282,11 +296,17 @@ RULES = (
             "proxy_max_session_seconds",
             "proxy_send_timeout",
             "shutdown_grace",
+            "sideband_idle_timeout",
         ),
         lambda seconds: seconds > 0,
         "must be a positive number of seconds",
     ),
-    Rule("realtime.E010", ("rate_limit",), lambda limit: limit >= 0, "must be 0 (off) or more"),
+    Rule(
+        "realtime.E010",
+        ("rate_limit", "retention_days"),
+        lambda limit: limit >= 0,
+        "must be 0 (off) or more",
+    ),
     Rule(
         "realtime.E011",
         (
@@ -325,6 +345,14 @@ RULES = (
         lambda on: not on or not _emulator_missing(),
         "needs the emulator's packages, which are not installed: "
         "pip install 'voiceproject[emulator]'",
+    ),
+    Rule(
+        "realtime.E017",
+        ("prices",),
+        lambda prices: not pricing.override_problems(prices),
+        "must be prices per 1M tokens: "
+        '{"model": …, ' + ", ".join(f'"{name}": …' for name in pricing.PRICE_FIELDS) + "}",
+        shows=lambda prices: pricing.override_problems(prices)[0],
     ),
 )
 

@@ -176,6 +176,8 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
                 )
             )
             return
+        if event.type == "conversation.item.create" and session.log is not None:
+            session.log.client_event(orjson.loads(event.forward))
         with contextlib.suppress(ConnectionClosed):  # the relay reports the close
             await self.upstream.send(event.forward)
 
@@ -306,7 +308,8 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
                 if isinstance(message, str):
                     await self.send(text_data=message)
                     session.bytes_to_client += policy.frame_size(message)
-                    session.usage.add_from(message)
+                    if session.log is not None:
+                        session.log.server_frame(message)
                 else:
                     await self.send(bytes_data=message)
                     session.bytes_to_client += len(message)

@@ -169,6 +169,7 @@ def _session_started(exchange: Exchange) -> RealtimeSession | None:
         secret_fingerprint=exchange.secret_fingerprint,
         ended_at=timezone.now() if over else None,
         error_code=exchange.error_code if over else "",
+        end_reason=(exchange.error_code or exchange.kind) if over else "",
     )
 
 
@@ -198,3 +199,15 @@ def end_session(session_id: int | None, **fields: Any) -> None:
         RealtimeSession.objects.filter(pk=session_id).update(ended_at=timezone.now(), **fields)
     except Exception:
         logger.exception("could not record the end of realtime session %s", session_id)
+
+
+@database_sync_to_async
+def end_hung_up_session(session_id: int) -> None:
+    """End a WebRTC call's session as the page hung it up: the end if it is open, the reason
+    if its sideband saw the call end first (the page closes its peer as it hangs up)."""
+    try:
+        sessions = RealtimeSession.objects.filter(pk=session_id)
+        sessions.filter(ended_at__isnull=True).update(ended_at=timezone.now(), end_reason="hangup")
+        sessions.filter(end_reason="call_ended").update(end_reason="hangup")
+    except Exception:
+        logger.exception("could not record the hangup of realtime session %s", session_id)

@@ -50,7 +50,7 @@ class RealtimeSession(Attribution):
     ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
     source = models.CharField(max_length=20, choices=Source.choices, db_index=True)
     transport = models.CharField(max_length=20, choices=Transport.choices, blank=True)
-    # What a proxied WebSocket session did; empty for WebRTC calls, which bypass this server.
+    # What the proxy or the sideband saw of the conversation (WebRTC media bypasses us).
     error_code = models.CharField(
         _("error code"),
         max_length=64,
@@ -75,6 +75,37 @@ class RealtimeSession(Attribution):
     input_tokens = models.PositiveIntegerField(_("input tokens"), null=True, blank=True)
     output_tokens = models.PositiveIntegerField(_("output tokens"), null=True, blank=True)
     total_tokens = models.PositiveIntegerField(_("total tokens"), null=True, blank=True)
+    end_reason = models.CharField(
+        _("end reason"),
+        max_length=64,
+        blank=True,
+        db_index=True,
+        help_text=_("how the conversation ended: hangup, client_closed, an error code, …"),
+    )
+    turns = models.PositiveIntegerField(_("turns"), null=True, blank=True)
+    input_text_tokens = models.PositiveIntegerField(_("input text tokens"), null=True, blank=True)
+    input_audio_tokens = models.PositiveIntegerField(_("input audio tokens"), null=True, blank=True)
+    cached_text_tokens = models.PositiveIntegerField(_("cached text tokens"), null=True, blank=True)
+    cached_audio_tokens = models.PositiveIntegerField(
+        _("cached audio tokens"), null=True, blank=True
+    )
+    output_text_tokens = models.PositiveIntegerField(_("output text tokens"), null=True, blank=True)
+    output_audio_tokens = models.PositiveIntegerField(
+        _("output audio tokens"), null=True, blank=True
+    )
+    cost_usd = models.DecimalField(
+        _("cost (USD)"),
+        max_digits=14,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        help_text=_("empty when a model of the session has no price (unknown, not zero)"),
+    )
+    records_dropped = models.PositiveIntegerField(
+        _("records dropped"),
+        default=0,
+        help_text=_("conversation records lost because the recording buffer was full"),
+    )
     server_process = models.CharField(
         _("server process"),
         max_length=200,
@@ -93,6 +124,12 @@ class RealtimeSession(Attribution):
     def __str__(self) -> str:
         label = self.call_id or self.secret_fingerprint or f"#{self.pk}"
         return f"{self.get_transport_display() or 'session'} {label}"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
 
 
 class ExchangeKind(models.TextChoices):
@@ -153,3 +190,86 @@ class UpstreamExchange(Attribution):
     def __str__(self) -> str:
         status = self.upstream_status or "-"
         return f"{self.get_kind_display()} {self.get_outcome_display()} ({status})"
+
+
+class EntryKind(models.TextChoices):
+    USER_SPEECH = "user_speech", _("user (spoken)")
+    USER_TEXT = "user_text", _("user (typed)")
+    ASSISTANT = "assistant", _("assistant")
+    FUNCTION_CALL = "function_call", _("function call")
+    FUNCTION_OUTPUT = "function_output", _("function output")
+    ERROR = "error", _("error")
+    SIDEBAND = "sideband", _("sideband")
+
+
+class ConversationEntry(models.Model):
+    """One moment of a conversation, as the proxy or the sideband heard it."""
+
+    session = models.ForeignKey(RealtimeSession, on_delete=models.CASCADE, related_name="entries")
+    at = models.DateTimeField(_("time"), db_index=True)
+    kind = models.CharField(max_length=20, choices=EntryKind.choices)
+    item_id = models.CharField(_("item id"), max_length=100, blank=True)
+    response_id = models.CharField(_("response id"), max_length=100, blank=True)
+    tool_call_id = models.CharField(_("tool call id"), max_length=100, blank=True)
+    name = models.CharField(
+        max_length=200, blank=True, help_text=_("the function's name, or the error's code")
+    )
+    text = models.TextField(
+        blank=True,
+        help_text=_("what was said or typed, a call's arguments or output, an error's message"),
+    )
+    status = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text=_("completed, cancelled (barge-in), failed, incomplete; attach or drop"),
+    )
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["session", "item_id"])]
+        verbose_name = _("conversation entry")
+        verbose_name_plural = _("conversation entries")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.item_id or self.name}".strip()
+
+
+class ResponseRecord(models.Model):
+    """One model response: its status, usage, cost and how fast it came."""
+
+    session = models.ForeignKey(RealtimeSession, on_delete=models.CASCADE, related_name="responses")
+    response_id = models.CharField(_("response id"), max_length=100, blank=True)
+    created_at = models.DateTimeField(_("created"))
+    status = models.CharField(max_length=20, blank=True)
+    status_reason = models.CharField(_("status reason"), max_length=40, blank=True)
+    turn_to_created_ms = models.FloatField(
+        _("turn end → created ms"),
+        null=True,
+        blank=True,
+        help_text=_("from the end of the user's speech (or message) to response.created"),
+    )
+    turn_to_first_output_ms = models.FloatField(
+        _("turn end → first output ms"), null=True, blank=True
+    )
+    turn_to_done_ms = models.FloatField(_("turn end → done ms"), null=True, blank=True)
+    created_to_first_output_ms = models.FloatField(
+        _("created → first output ms"), null=True, blank=True
+    )
+    created_to_done_ms = models.FloatField(_("created → done ms"), null=True, blank=True)
+    input_text_tokens = models.PositiveIntegerField(default=0)
+    input_audio_tokens = models.PositiveIntegerField(default=0)
+    cached_text_tokens = models.PositiveIntegerField(default=0)
+    cached_audio_tokens = models.PositiveIntegerField(default=0)
+    output_text_tokens = models.PositiveIntegerField(default=0)
+    output_audio_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(
+        _("cost (USD)"), max_digits=14, decimal_places=6, null=True, blank=True
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("response")
+        verbose_name_plural = _("responses")
+
+    def __str__(self) -> str:
+        return f"{self.response_id or 'response'} {self.status}".strip()

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-import orjson
 from channels.db import database_sync_to_async
 from channels.security.websocket import OriginValidator
 from django.conf import settings
@@ -29,29 +28,6 @@ from realtime.keys import fingerprint, redact, redact_values
 # Credentials that belong to OpenAI and must never be sent to us (nor by us, from a client).
 OPENAI_KEY_PREFIXES = ("sk-", "ek_", "rk_")
 KEY_SUBPROTOCOL = "openai-insecure-api-key."
-
-
-@dataclass
-class Usage:
-    input_tokens: int = 0
-    output_tokens: int = 0
-    total_tokens: int = 0
-
-    def add_from(self, text: str) -> None:
-        """Add a ``response.done`` event's usage; other frames cost a substring search."""
-        if '"response.done"' not in text:
-            return
-        try:
-            event = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            return
-        if not isinstance(event, dict) or event.get("type") != "response.done":
-            return
-        usage = (event.get("response") or {}).get("usage") or {}
-        for name in ("input_tokens", "output_tokens", "total_tokens"):
-            value = usage.get(name)
-            if isinstance(value, int):
-                setattr(self, name, getattr(self, name) + value)
 
 
 class MessageRate:

@@ -1,12 +1,14 @@
 """The state of one proxied WebSocket connection, and the records it leaves.
 
-``realtime.consumers`` moves the frames and keeps its counters, usage, close codes, clock
-and open-session slot here; this object turns them into the connection's
-``RealtimeSession`` and its ``UpstreamExchange`` (``realtime.diagnostics``): at connect, at
-OpenAI's first frame and at the end, never per frame. The row names the process that
-carries the session (``realtime.sweep``), so that a row a killed process left open can be
-ended later; ``finish`` gives the open-session slot back and ends the row, once, whatever
-came before it.
+``realtime.consumers`` moves the frames and keeps its counters, close codes, clock and
+open-session slot here; this object turns them into the connection's ``RealtimeSession``
+and its ``UpstreamExchange`` (``realtime.diagnostics``): at connect, at OpenAI's first frame
+and at the end, never per frame. What was said goes to the session's
+``realtime.recorder.ConversationLog``, which buffers its records for
+``realtime.record_writer``; the end flushes them before it writes the totals. The row names
+the process that carries the session (``realtime.sweep``), so that a row a killed process
+left open can be ended later; ``finish`` gives the open-session slot back and ends the row,
+once, whatever came before it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from realtime import ratelimit, sweep, upstream
+from realtime import ratelimit, record_writer, sweep, upstream
 from realtime.conf import RealtimeSettings
 from realtime.diagnostics import Exchange, end_session, open_session, record
 from realtime.models import ExchangeKind, Outcome, Source, Transport
@@ -28,10 +30,10 @@ from realtime.proxy import (
     ConnectionRefused,
     Ending,
     MessageRate,
-    Usage,
     client_address,
     ending,
 )
+from realtime.recorder import ConversationLog
 
 
 @dataclass(slots=True, eq=False)
@@ -48,6 +50,7 @@ class ProxySession:
     opened_at: float
     last_client_frame: float
     rate: MessageRate
+    log: ConversationLog | None  # None: conversations are not recorded
     started: float = field(default_factory=time.perf_counter)
     session_id: int | None = None
     slot: str | None = None  # the rate-limit client whose open-session slot this holds
@@ -55,7 +58,6 @@ class ProxySession:
     bytes_from_client: int = 0
     frames_to_client: int = 0
     bytes_to_client: int = 0
-    usage: Usage = field(default_factory=Usage)
     client_close: tuple[int | None, str] = (None, "")
     upstream_close: tuple[int | None, str] = (None, "")
     error_code: str = ""  # why the proxy ended the session, if it did
@@ -77,7 +79,16 @@ class ProxySession:
             user_agent=headers.get(b"user-agent", b"").decode("latin-1"),
         )
         rate = MessageRate(conf.proxy_max_messages_per_second, now)
-        return cls(conf, model, exchange, opened_at=now, last_client_frame=now, rate=rate)
+        log = None
+        if conf.record_conversations:
+            log = ConversationLog(
+                None,
+                model,
+                record_writer.put,
+                store_text=conf.store_transcripts,
+                prices=conf.prices,
+            )
+        return cls(conf, model, exchange, opened_at=now, last_client_frame=now, rate=rate, log=log)
 
     def note_caller(self, caller: Caller) -> None:
         self.exchange.user_id = caller.user_id
@@ -149,6 +160,8 @@ class ProxySession:
             secret_fingerprint=self.exchange.secret_fingerprint,
             server_process=sweep.current(),
         )
+        if self.log is not None:
+            self.log.session_id = self.session_id
 
     async def record_handshake(self, first_message: str | bytes) -> None:
         """Record the upstream handshake from OpenAI's first frame, which says whether it
@@ -197,21 +210,29 @@ class ProxySession:
         # A session that failed before its row was started still leaves one.
         await self.open_record()
         await self.record_exchange()
+        await record_writer.writer().flush()
         await end_session(
             self.session_id,
             error_code=self.error_code,
+            end_reason=self.end_reason(),
             client_close_code=self.client_close[0],
             client_close_reason=self.client_close[1],
             upstream_close_code=self.upstream_close[0],
             upstream_close_reason=self.upstream_close[1],
-            input_tokens=self.usage.input_tokens,
-            output_tokens=self.usage.output_tokens,
-            total_tokens=self.usage.total_tokens,
+            **(self.log.end_fields() if self.log is not None else {}),
             frames_from_client=self.frames_from_client,
             bytes_from_client=self.bytes_from_client,
             frames_to_client=self.frames_to_client,
             bytes_to_client=self.bytes_to_client,
         )
+
+    def end_reason(self) -> str:
+        """Why the session ended: our error code, else who closed it."""
+        if self.error_code:
+            return self.error_code
+        if self.upstream_close[0] is not None and self.client_close[0] is None:
+            return "upstream_closed"
+        return "client_closed"
 
 
 def _json_object(message: str | bytes) -> dict[str, Any]:

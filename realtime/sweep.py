@@ -128,7 +128,7 @@ def sweep() -> Swept:
     ended = 0
     if gone:
         ended = open_rows.filter(server_process__in=gone).update(
-            ended_at=timezone.now(), error_code="server_stopped"
+            ended_at=timezone.now(), error_code="server_stopped", end_reason="server_stopped"
         )
         logger.warning("ended %d realtime sessions that stopped processes left open", ended)
     return Swept(ended=ended, left=open_rows.count())

@@ -344,24 +344,28 @@ class RelaySocket(ClientConnection):
             self.on_backpressure(False)
 
 
-def socket_url(base: str, model: str) -> str:
-    """``wss://…/realtime?model=…`` from the API's base URL (http becomes ws)."""
+def socket_url(base: str, **query: str) -> str:
+    """``wss://…/realtime?model=…`` (or ``?call_id=…``) from the API's base URL (http
+    becomes ws)."""
     scheme, _, rest = base.partition("://")
     ws_scheme = {"https": "wss", "http": "ws"}[scheme]
-    return f"{ws_scheme}://{rest}/realtime?{urlencode({'model': model})}"
+    return f"{ws_scheme}://{rest}/realtime?{urlencode(query)}"
 
 
 @sensitive_variables("conf")
-async def open_socket(model: str) -> RelaySocket:
-    """Open a realtime WebSocket session with the server key (GA: no OpenAI-Beta header).
+async def open_socket(model: str | None = None, *, call_id: str | None = None) -> RelaySocket:
+    """Open a realtime WebSocket session with the server key (GA: no OpenAI-Beta header),
+    or, given ``call_id``, the sideband of that WebRTC call.
 
     The real service answers a bad key or model after the upgrade (an ``error`` event, then
-    a close), so success here only means the upgrade happened.
+    a close), so success here only means the upgrade happened; it refuses a sideband to a
+    call it does not know at the upgrade (404).
     """
     conf = get_settings()
+    query = {"call_id": call_id} if call_id is not None else {"model": model or conf.model}
     try:
         return await websockets.connect(
-            socket_url(await base_url(), model),
+            socket_url(await base_url(), **query),
             additional_headers={"Authorization": f"Bearer {conf.openai_api_key}"},
             user_agent_header=USER_AGENT,
             open_timeout=conf.connect_timeout,

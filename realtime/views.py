@@ -28,14 +28,22 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 from django.views.decorators.debug import sensitive_variables
 
-from realtime import ratelimit, routing, tokens, upstream
+from realtime import pricing, ratelimit, routing, tokens, upstream
 from realtime.answers import NO_STORE, answer_upstream_failure, error_response
 from realtime.conf import MAX_BODY_BYTES, get_settings
 from realtime.csrf import csrf_failure
-from realtime.diagnostics import Exchange, end_session, record
+from realtime.diagnostics import Exchange, end_hung_up_session, record
 from realtime.hints import BROWSER_HINTS
 from realtime.keys import fingerprint
-from realtime.models import ExchangeKind, Outcome, RealtimeSession, Source, Transport
+from realtime.models import (
+    ExchangeKind,
+    Outcome,
+    RealtimeSession,
+    Source,
+    Transport,
+    UpstreamExchange,
+)
+from realtime.sideband import sidebands, watch_relayed_call
 
 T = TypeVar("T")
 ResponseT = TypeVar("ResponseT", bound=HttpResponse)
@@ -73,6 +81,7 @@ def voice_chat(request: HttpRequest) -> HttpResponse:
         "debug": conf.debug,
         "emulator": conf.emulator,
         "hints": BROWSER_HINTS,
+        "price": pricing.page_price(conf.model, conf.prices),
     }
     return render(request, "realtime/voice_chat.html", {"page_config": page_config})
 
@@ -92,6 +101,7 @@ class RelayAttempt:
         # The body as read by admit(): at most one byte past the limit.
         self.body = b""
         self.recorded = False
+        self.row: UpstreamExchange | None = None  # the exchange's row, once recorded
         self.exchange = Exchange(
             kind=endpoint.kind,
             source=Source.WEB,
@@ -176,7 +186,7 @@ class RelayAttempt:
         self.exchange.http_status = response.status_code
         self.exchange.total_ms = (time.perf_counter() - self.started) * 1000
         self.recorded = True
-        await record(self.exchange)
+        self.row = await record(self.exchange)
         return response
 
 
@@ -312,9 +322,11 @@ async def handshake(attempt: RelayAttempt) -> HttpResponse:
     headers = {**NO_STORE, "X-Realtime-Call-Id": answer.call_id}
     if answer.location:
         headers["Location"] = answer.location
-    return await attempt.finish(
+    response = await attempt.finish(
         HttpResponse(answer.sdp, status=201, content_type="application/sdp", headers=headers)
     )
+    watch_relayed_call(attempt.request, attempt.row)  # after the row: the record hangs on it
+    return response
 
 
 @api_endpoint(ExchangeKind.HANGUP, transport=Transport.WEBRTC)
@@ -332,6 +344,8 @@ async def hangup(attempt: RelayAttempt) -> HttpResponse:
     attempt.exchange.session_id = session.pk if session else None
     if not get_settings().openai_api_key:
         return await attempt.refuse("server_not_configured")
+    # First, so that the sideband's end is ours, not the close that follows the hangup.
+    await sidebands().stop(call_id, "hangup")
     try:
         status = await attempt.call_upstream(upstream.hang_up_call(call_id))
     except upstream.UpstreamError as error:
@@ -339,8 +353,8 @@ async def hangup(attempt: RelayAttempt) -> HttpResponse:
             return await attempt.fail(error, ephemeral=False)
         status = 404  # already over (the peer left first): the session still ends here
     attempt.exchange.upstream_status = status
-    if session is not None and session.ended_at is None:
-        await end_session(session.pk)
+    if session is not None:
+        await end_hung_up_session(session.pk)
     return await attempt.finish(HttpResponse(status=204, headers=NO_STORE))
 
 

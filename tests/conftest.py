@@ -5,7 +5,7 @@ import httpx
 import pytest
 from django.core.cache import cache
 
-from realtime import upstream
+from realtime import sideband, upstream
 from realtime.emulator.testing import EmulatorProcess
 from tests.support.servers import Server, project_env, run_daphne
 
@@ -27,8 +27,10 @@ def realtime_settings(settings):
 
 @pytest.fixture(autouse=True)
 async def close_upstream_client() -> AsyncIterator[None]:
-    """Each test has its own event loop; close the pooled client made on it."""
+    """Each test has its own event loop; end the sidebands and close the pooled client made
+    on it."""
     yield
+    await sideband.sidebands().stop_all("test_over")
     await upstream.aclose()
 
 

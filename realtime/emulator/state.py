@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from realtime.emulator.conversation import Conversation
     from realtime.emulator.peer import CallPeer
 
-ENDPOINTS = ("client_secrets", "calls", "hangup", "realtime")
+ENDPOINTS = ("client_secrets", "calls", "hangup", "realtime", "sideband")
 RECEIVED_LIMIT = 20_000
 SECRETS_BEFORE_PRUNING = 1_000  # expired secrets are forgotten once this many are kept
 _KEY = re.compile(r"\b(sk-|ek_)([A-Za-z0-9_\-]{4,})")
@@ -44,9 +44,10 @@ class Fault:
     ``retry_after`` adds the header; ``delay_ms`` waits before answering (normally or not);
     ``hang`` never answers; ``truncate`` answers as usual but breaks the connection halfway
     through the body. So an answer that is not SDP is
-    ``status=201, body="<html>…", content_type="text/html"``. The ``realtime`` WebSocket:
-    ``status`` refuses the handshake, ``never_open`` leaves it pending, ``drop_after_events``
-    breaks the connection after that many events.
+    ``status=201, body="<html>…", content_type="text/html"``. The ``realtime`` WebSocket
+    (and ``sideband``, the same socket attached to a call with ``?call_id=``): ``status``
+    refuses the handshake, ``never_open`` leaves it pending, ``drop_after_events`` breaks
+    the connection after that many events (the call itself goes on).
     """
 
     endpoint: str

@@ -79,7 +79,7 @@ class RealtimeSocket:
         if self.scope["path"] != "/v1/realtime":
             await self.refuse(404)
             return
-        fault = self.emulator.take_fault("realtime")
+        fault = self.emulator.take_fault("sideband" if "call_id" in self.query else "realtime")
         if fault is not None and fault.never_open:
             await self._wait_for_disconnect()
             return

@@ -256,6 +256,21 @@ CONSTRAINED = {
         "session.update, response.create",
         ["session.update", "response.create"],
     ),
+    "REALTIME_PRICES": (
+        '[{"model": "m", "text_input": 1, "cached_text_input": 0, "audio_input": 2, '
+        '"cached_audio_input": 0, "text_output": 3, "audio_output": 4}]',
+        [
+            {
+                "model": "m",
+                "text_input": 1,
+                "cached_text_input": 0,
+                "audio_input": 2,
+                "cached_audio_input": 0,
+                "text_output": 3,
+                "audio_output": 4,
+            }
+        ],
+    ),
 }
 
 

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from django.contrib import messages
@@ -12,7 +13,15 @@ from django.utils import timezone
 
 from realtime import retirements
 from realtime.diagnostics import Exchange, record_sync
-from realtime.models import ExchangeKind, Outcome, RealtimeSession, Source, UpstreamExchange
+from realtime.models import (
+    ConversationEntry,
+    ExchangeKind,
+    Outcome,
+    RealtimeSession,
+    ResponseRecord,
+    Source,
+    UpstreamExchange,
+)
 
 pytestmark = pytest.mark.django_db
 EXCHANGES = "admin:realtime_upstreamexchange_changelist"
@@ -342,3 +351,160 @@ def test_session_str_names_its_call():
     session = RealtimeSession(transport="webrtc", call_id="rtc_1")
 
     assert str(session) == "WebRTC rtc_1"
+
+
+@pytest.fixture
+def conversation(django_user_model) -> RealtimeSession:
+    """An ended session with a spoken turn, a tool call, an error and a priced response."""
+    user = django_user_model.objects.create(username="ada")
+    started = timezone.now() - timezone.timedelta(minutes=2)
+    session = RealtimeSession.objects.create(
+        source=Source.WEB,
+        transport="webrtc",
+        model="gpt-realtime-2.1",
+        user=user,
+        call_id="rtc_timeline",
+        end_reason="hangup",
+        turns=1,
+        total_tokens=320,
+        cost_usd=Decimal("0.012345"),
+    )
+    RealtimeSession.objects.filter(pk=session.pk).update(
+        started_at=started, ended_at=started + timezone.timedelta(seconds=83)
+    )
+    session.refresh_from_db()
+
+    def at(seconds: float):
+        return started + timezone.timedelta(seconds=seconds)
+
+    ConversationEntry.objects.bulk_create(
+        [
+            ConversationEntry(session=session, at=at(1), kind="sideband", status="attached"),
+            ConversationEntry(
+                session=session,
+                at=at(5),
+                kind="user_speech",
+                item_id="item_u",
+                text="Where is my order?",
+            ),
+            ConversationEntry(
+                session=session,
+                at=at(7),
+                kind="function_call",
+                name="lookup_order",
+                tool_call_id="call_1",
+                text='{"order": 42}',
+                status="completed",
+            ),
+            ConversationEntry(
+                session=session,
+                at=at(8),
+                kind="error",
+                name="invalid_value",
+                text="Something was refused.",
+            ),
+            ConversationEntry(
+                session=session,
+                at=at(9),
+                kind="assistant",
+                item_id="item_a",
+                text="It ships tomorrow.",
+                status="completed",
+            ),
+        ]
+    )
+    ResponseRecord.objects.create(
+        session=session,
+        response_id="resp_1",
+        created_at=at(6),
+        status="completed",
+        turn_to_created_ms=212.4,
+        turn_to_first_output_ms=640.6,
+        turn_to_done_ms=1830.2,
+        input_text_tokens=59,
+        input_audio_tokens=73,
+        output_text_tokens=41,
+        output_audio_tokens=147,
+        cost_usd=Decimal("0.012345"),
+    )
+    return session
+
+
+def test_a_sessions_page_reads_like_the_conversation(admin_client, conversation):
+    detail = admin_client.get(
+        reverse("admin:realtime_realtimesession_change", args=[conversation.pk])
+    )
+
+    page = detail.content.decode()
+    assert [row.label for row in detail.context["timeline"]] == [
+        "sideband attached",
+        "user (spoken)",
+        "response completed",
+        "function call: lookup_order",
+        "error: invalid_value",
+        "assistant",
+    ]
+    for shown in ("Where is my order?", "It ships tomorrow.", "{&quot;order&quot;: 42}"):
+        assert shown in page
+    assert "212 ms" in page
+    assert "1,830 ms" in page
+    assert "1:23" in page  # the duration as m:ss
+    assert "$0.0123" in page
+    assert 'class="error"' in page
+
+
+def test_the_session_list_shows_duration_turns_cost_and_end_reason(admin_client, conversation):
+    listing = admin_client.get(reverse(SESSIONS))
+
+    page = listing.content.decode()
+    assert "1:23" in page
+    assert "$0.0123" in page
+    assert "hangup" in page
+
+
+def test_an_unpriced_session_costs_unknown_never_zero(admin_client):
+    RealtimeSession.objects.create(
+        source=Source.WEB, model="house-model", turns=1, total_tokens=50, ended_at=timezone.now()
+    )
+
+    assert "unknown" in admin_client.get(reverse(SESSIONS)).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ({"q": "order"}, True),  # the transcript's text
+        ({"end_reason": "hangup"}, True),
+        ({"end_reason": "idle_timeout"}, False),
+        ({"model": "gpt-realtime-2.1"}, True),
+        ({"transport__exact": "websocket"}, False),
+    ],
+)
+def test_sessions_are_searched_by_transcript_and_filtered_by_reason_model_transport(
+    admin_client, conversation, query, found
+):
+    listing = admin_client.get(reverse(SESSIONS), query)
+
+    assert ([s.pk for s in listing.context["cl"].result_list] == [conversation.pk]) is found
+
+
+def test_sessions_are_filtered_by_user(admin_client, conversation):
+    listing = admin_client.get(reverse(SESSIONS), {"user__id__exact": conversation.user_id})
+
+    assert [s.pk for s in listing.context["cl"].result_list] == [conversation.pk]
+
+
+def test_the_cost_per_day_sums_sessions_by_day_and_user(admin_client, conversation):
+    RealtimeSession.objects.create(source=Source.WEB, cost_usd=Decimal("1.5"), turns=2)
+
+    summary = admin_client.get(reverse("admin:realtime_realtimesession_cost"))
+
+    assert summary.status_code == 200
+    [today] = summary.context["days"]
+    assert (today["sessions"], today["turns"], today["cost_display"]) == (2, 3, "$1.51")
+    by_user = {row["user"]: row["cost_display"] for row in summary.context["user_days"]}
+    assert by_user == {"ada": "$0.0123", None: "$1.50"}
+    assert (
+        reverse("admin:realtime_realtimesession_cost")
+        in admin_client.get(reverse(SESSIONS)).content.decode()
+    )

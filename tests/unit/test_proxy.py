@@ -1,8 +1,6 @@
 """realtime.proxy: how the WebSocket proxy admits callers, counts usage, reads credentials
 and ends sessions (its policy on client events: tests/unit/test_policy.py)."""
 
-import json
-
 import pytest
 
 from realtime import tokens, upstream
@@ -10,7 +8,6 @@ from realtime.conf import RealtimeSettings
 from realtime.proxy import (
     ConnectionRefused,
     MessageRate,
-    Usage,
     admit,
     broken_frame_ending,
     client_gone_error_code,
@@ -23,20 +20,6 @@ from realtime.proxy import (
 )
 
 CONF = RealtimeSettings(instructions="Be brief.")
-
-
-def test_usage_is_summed_from_response_done_events_only():
-    usage = Usage()
-    done = {
-        "type": "response.done",
-        "response": {"usage": {"input_tokens": 5, "output_tokens": 7, "total_tokens": 12}},
-    }
-    usage.add_from(json.dumps(done))
-    usage.add_from(json.dumps(done))
-    usage.add_from(json.dumps({"type": "response.output_audio_transcript.delta", "delta": "x"}))
-    usage.add_from('{"type":"response.output_text.delta","delta":"\\"response.done\\""}')
-
-    assert (usage.input_tokens, usage.output_tokens, usage.total_tokens) == (10, 14, 24)
 
 
 def test_the_message_rate_allows_a_second_of_burst_then_refills():

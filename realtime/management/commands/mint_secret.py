@@ -80,6 +80,7 @@ class Command(BaseCommand):
             kind=ExchangeKind.CLIENT_SECRET, source=Source.CLI, model=session["model"]
         )
         started = time.perf_counter()
+        asked_at = int(time.time())
         if not conf.openai_api_key:
             exchange.outcome = Outcome.REJECTED
             exchange.error_code = "server_not_configured"
@@ -127,7 +128,8 @@ class Command(BaseCommand):
             )
             return
         expires = datetime.fromtimestamp(secret.expires_at, UTC)
-        remaining = max(0, secret.expires_at - int(time.time()))
+        # From when it was asked for: OpenAI's clock may have passed a second meanwhile.
+        remaining = min(ttl, max(0, secret.expires_at - asked_at))
         self.stdout.write(secret.value)
         self.stdout.write(
             f"expires {expires:%Y-%m-%d %H:%M:%S} UTC (in {_duration(remaining)}), "

@@ -2,6 +2,7 @@
 // transports (webrtc.js, websocket.js) move audio and events; this module shows them.
 import { applyEvent, elideAudio, emptyTranscript } from "./transcript.js";
 import { microphoneProblem, Problem } from "./problems.js";
+import { emptyTally, summaryLine, tallyEvent } from "./summary.js";
 import { WebRTCTransport } from "./webrtc.js";
 import { WebSocketTransport } from "./websocket.js";
 
@@ -36,6 +37,8 @@ function setState(state) {
   $("start").disabled = busy;
   $("stop").disabled = !busy;
   $("mute").disabled = state !== "connected";
+  $("message").disabled = state !== "connected";
+  $("send").disabled = state !== "connected";
   for (const radio of document.querySelectorAll("input[name=transport]")) radio.disabled = busy;
 }
 
@@ -141,6 +144,7 @@ function onServerEvent(event) {
   logEvent("←", event);
   const turn = applyEvent(session.transcript, event);
   if (turn) renderTurn(turn);
+  tallyEvent(session.tally, event);
   if (event.type === "response.done") checkHeard(event);
 }
 
@@ -167,12 +171,24 @@ async function start() {
   $("output-level").dataset.peak = "0";
   $("input-level").dataset.peak = "0";
   const transportName = chosenTransport();
-  session = { transcript: emptyTranscript(), cleanups: [], transport: null, name: transportName };
+  $("summary").hidden = true;
+  session = {
+    transcript: emptyTranscript(),
+    tally: emptyTally(),
+    cleanups: [],
+    transport: null,
+    name: transportName,
+    connectedAt: null,
+  };
   const current = session;
   const handlers = {
     event: (event) => session === current && onServerEvent(event),
     sent: (event) => logEvent("→", event),
-    connected: () => session === current && setState("connected"),
+    connected: () => {
+      if (session !== current) return;
+      current.connectedAt = performance.now();
+      setState("connected");
+    },
     failed: (problem) => session === current && fail(problem),
     inputLevel: (level) => showLevel($("input-level"), level),
     outputLevel: (level) => showLevel($("output-level"), level),
@@ -198,6 +214,11 @@ function stop() {
   session = null;
   if (!ending) return;
   ending.transport?.close();
+  if (ending.connectedAt !== null) {
+    const seconds = (performance.now() - ending.connectedAt) / 1000;
+    $("summary").textContent = summaryLine(ending.tally, seconds, config.price);
+    $("summary").hidden = false;
+  }
   for (const track of ending.microphone?.getTracks() || []) track.stop();
   for (const cleanup of ending.cleanups) cleanup();
   $("assistant-audio").srcObject = null;
@@ -209,6 +230,19 @@ function fail(problem) {
   stop();
   setState("error");
   showProblem(problem);
+}
+
+// A typed message, over either transport: a user message item, then a response to it.
+function sendTyped(submitted) {
+  submitted.preventDefault();
+  const text = $("message").value.trim();
+  if (!text || !session?.transport) return;
+  session.transport.send({
+    type: "conversation.item.create",
+    item: { type: "message", role: "user", content: [{ type: "input_text", text }] },
+  });
+  session.transport.send({ type: "response.create" });
+  $("message").value = "";
 }
 
 function toggleMute() {
@@ -226,5 +260,6 @@ $("stop").addEventListener("click", () => {
   setState("idle");
 });
 $("mute").addEventListener("click", toggleMute);
+$("typed").addEventListener("submit", sendTyped);
 window.addEventListener("pagehide", stop);
 setState("idle");

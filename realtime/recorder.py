@@ -1,0 +1,400 @@
+"""Turn a conversation's events into its record: what was said, each response, the totals.
+
+One ``ConversationLog`` per session, fed the frames the proxy relays (both ways) or the
+events a WebRTC call's sideband hears. It keeps no frame: it hands each record it makes
+(an entry of the timeline, a transcript that arrived later, a response with its usage,
+cost and latency) to a sink, the process's ``realtime.record_writer``, and keeps the
+session's totals for its end.
+
+Hot path: OpenAI's frames are mostly audio deltas, 50 a second per session. The event type
+is the first key of every frame OpenAI sends, so a glance at a frame's first bytes says
+whether it matters; only the few that do are parsed. (A frame whose type is not first is
+parsed all the same: nothing depends on the order.)
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from realtime import pricing
+from realtime.keys import redact
+from realtime.models import EntryKind
+
+# The first output of a response: audio over WebSocket, or (WebRTC) its audio starting to
+# play, or text.
+FIRST_OUTPUT = frozenset(
+    {
+        "response.output_audio.delta",
+        "response.output_text.delta",
+        "response.output_audio_transcript.delta",
+        "output_audio_buffer.started",
+    }
+)
+RECORDED = frozenset(
+    {
+        "session.created",
+        "session.updated",
+        "input_audio_buffer.speech_stopped",
+        "conversation.item.added",
+        "conversation.item.input_audio_transcription.completed",
+        "conversation.item.input_audio_transcription.failed",
+        "response.created",
+        "response.done",
+        "error",
+    }
+)
+_LEADING_TYPE = re.compile(r'\{\s*"type"\s*:\s*"([^"\\]{1,80})"')
+TEXT_LIMIT = 20_000  # characters of one entry's text; a longer one is cut, and says so
+
+
+@dataclass(slots=True)
+class Entry:
+    """A moment of the conversation (``realtime.models.ConversationEntry``)."""
+
+    at: float
+    kind: str
+    item_id: str = ""
+    response_id: str = ""
+    tool_call_id: str = ""
+    name: str = ""
+    text: str = ""
+    status: str = ""
+
+
+@dataclass(slots=True)
+class LateTranscript:
+    """The transcript of a spoken turn, which arrives after the turn's entry."""
+
+    item_id: str
+    text: str
+    status: str = "completed"
+
+
+@dataclass(slots=True)
+class Response:
+    """One response (``realtime.models.ResponseRecord``); times are ``time.time()``."""
+
+    response_id: str
+    created: float
+    turn_ended: float | None
+    first_output: float | None = None
+    done: float | None = None
+    status: str = ""
+    status_reason: str = ""
+    usage: pricing.TokenUsage = field(default_factory=pricing.TokenUsage)
+    cost_usd: Decimal | None = None
+
+
+Record = Entry | LateTranscript | Response
+Sink = Callable[[int, Record], bool]  # (session id, record) → False if it was dropped
+
+
+@dataclass
+class SessionTotals:
+    """What the session's row holds at its end."""
+
+    turns: int = 0
+    usage: pricing.TokenUsage = field(default_factory=pricing.TokenUsage)
+    cost_usd: Decimal | None = Decimal(0)
+    priced: bool = True  # every response so far had a price
+    responses: int = 0
+    records_dropped: int = 0
+
+
+class ConversationLog:
+    """The record of one session's conversation, as its events arrive."""
+
+    def __init__(
+        self,
+        session_id: int | None,
+        model: str,
+        sink: Sink,
+        *,
+        store_text: bool = True,
+        prices: tuple[dict[str, Any], ...] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.session_id = session_id
+        self.model = model
+        self.sink = sink
+        self.store_text = store_text
+        self.prices = prices
+        self.clock = clock
+        self.totals = SessionTotals()
+        self.open_responses: dict[str, Response] = {}
+        self.awaiting_output: Response | None = None
+        self.turn_ended: float | None = None  # the user's last turn that no response took yet
+        self.seen_items: set[str] = set()
+
+    # --- what arrives ----------------------------------------------------------------------
+
+    def server_frame(self, text: str) -> None:
+        """Note one of OpenAI's frames, as relayed (a glance for most of them)."""
+        leading = _LEADING_TYPE.match(text, 0, 120)
+        if leading is not None:
+            event_type = leading[1]
+            if event_type in FIRST_OUTPUT:
+                self._first_output()
+                return
+            if event_type not in RECORDED:
+                return
+        event = _parse(text)
+        if event is not None:
+            self.server_event(event)
+
+    def server_event(self, event: dict[str, Any]) -> None:
+        """Note one server event (the sideband's, or a parsed frame)."""
+        event_type = event.get("type")
+        if event_type in FIRST_OUTPUT:
+            self._first_output()
+            return
+        handler = _SERVER_HANDLERS.get(event_type)  # type: ignore[arg-type]
+        if handler is not None:
+            handler(self, event)
+
+    def client_event(self, event: dict[str, Any]) -> None:
+        """Note a client event the proxy forwarded: a typed message is a turn that ends now
+        (the server's echo of the item records its text)."""
+        if event.get("type") == "conversation.item.create":
+            item = _dict(event.get("item"))
+            if item.get("type") == "message" and item.get("role") == "user":
+                self.turn_ended = self.clock()
+
+    def note(self, status: str, text: str = "") -> None:
+        """Record something that happened to the recording itself (a sideband's attach or
+        drop)."""
+        self._emit(Entry(self.clock(), EntryKind.SIDEBAND, status=status, text=text))
+
+    # --- the events that matter ------------------------------------------------------------
+
+    def _session(self, event: dict[str, Any]) -> None:
+        model = _dict(event.get("session")).get("model")
+        if isinstance(model, str) and model:
+            self.model = model
+
+    def _speech_stopped(self, event: dict[str, Any]) -> None:
+        self.turn_ended = self.clock()
+
+    def _item_added(self, event: dict[str, Any]) -> None:
+        item = _dict(event.get("item"))
+        item_id = _str(item.get("id"))
+        if item_id in self.seen_items:
+            return
+        kind, text, name = _item_entry(item)
+        if kind is None:
+            return
+        self.seen_items.add(item_id)
+        if kind in (EntryKind.USER_SPEECH, EntryKind.USER_TEXT):
+            self.totals.turns += 1
+        if kind == EntryKind.USER_TEXT and self.turn_ended is None:
+            # A sideband hears no client event: the server's echo is when the turn ended.
+            self.turn_ended = self.clock()
+        self._emit(
+            Entry(
+                self.clock(),
+                kind,
+                item_id=item_id,
+                tool_call_id=_str(item.get("call_id")),
+                name=name,
+                text=self._storable(text),
+            )
+        )
+
+    def _transcribed(self, event: dict[str, Any]) -> None:
+        self._emit(
+            LateTranscript(_str(event.get("item_id")), self._storable(event.get("transcript")))
+        )
+
+    def _transcription_failed(self, event: dict[str, Any]) -> None:
+        message = _str(_dict(event.get("error")).get("message"))
+        self._emit(LateTranscript(_str(event.get("item_id")), "", status=f"failed: {message}"[:40]))
+
+    def _response_created(self, event: dict[str, Any]) -> None:
+        response_id = _str(_dict(event.get("response")).get("id"))
+        response = Response(response_id, self.clock(), self.turn_ended)
+        self.turn_ended = None
+        self.open_responses[response_id] = response
+        self.awaiting_output = response
+
+    def _first_output(self) -> None:
+        response = self.awaiting_output
+        if response is not None:
+            response.first_output = self.clock()
+            self.awaiting_output = None
+
+    def _response_done(self, event: dict[str, Any]) -> None:
+        body = _dict(event.get("response"))
+        response_id = _str(body.get("id"))
+        response = self.open_responses.pop(response_id, None)
+        now = self.clock()
+        if response is None:  # created before this log began (a sideband that reattached)
+            response = Response(response_id, now, None)
+        if self.awaiting_output is response:
+            self.awaiting_output = None
+        response.done = now
+        response.status = _str(body.get("status"))
+        response.status_reason = _str(_dict(body.get("status_details")).get("reason"))
+        response.usage = pricing.TokenUsage.from_response(body.get("usage"))
+        response.cost_usd = pricing.cost(response.usage, pricing.price_for(self.model, self.prices))
+        self._add_to_totals(response)
+        self._emit(response)
+        for item in body.get("output") or []:
+            self._output_item(_dict(item), response)
+
+    def _output_item(self, item: dict[str, Any], response: Response) -> None:
+        status = _item_status(item, response)
+        if item.get("type") == "function_call":
+            entry = Entry(
+                self.clock(),
+                EntryKind.FUNCTION_CALL,
+                item_id=_str(item.get("id")),
+                response_id=response.response_id,
+                tool_call_id=_str(item.get("call_id")),
+                name=_str(item.get("name")),
+                text=self._storable(item.get("arguments")),
+                status=status,
+            )
+        elif item.get("type") == "message":
+            entry = Entry(
+                self.clock(),
+                EntryKind.ASSISTANT,
+                item_id=_str(item.get("id")),
+                response_id=response.response_id,
+                text=self._storable(_spoken_or_written(item)),
+                status=status,
+            )
+        else:
+            return
+        self._emit(entry)
+
+    def _error(self, event: dict[str, Any]) -> None:
+        error = _dict(event.get("error"))
+        code = _str(error.get("code")) or _str(error.get("type")) or "error"
+        # Error messages quote what the client sent: they are kept even without transcripts,
+        # masked like every stored text.
+        self._emit(
+            Entry(
+                self.clock(),
+                EntryKind.ERROR,
+                name=code[:200],
+                text=_cut(redact(_str(error.get("message")))),
+            )
+        )
+
+    # --- records ---------------------------------------------------------------------------
+
+    def _add_to_totals(self, response: Response) -> None:
+        totals = self.totals
+        totals.responses += 1
+        totals.usage.add(response.usage)
+        if response.cost_usd is None:
+            totals.priced = False
+            totals.cost_usd = None
+        elif totals.priced:
+            totals.cost_usd = (totals.cost_usd or Decimal(0)) + response.cost_usd
+
+    def _storable(self, text: Any) -> str:
+        if not self.store_text or not isinstance(text, str):
+            return ""
+        return _cut(redact(text))
+
+    def _emit(self, record: Record) -> None:
+        if self.session_id is None:
+            return  # the session has no row to hang its records on
+        if not self.sink(self.session_id, record):
+            self.totals.records_dropped += 1
+
+    def end_fields(self) -> dict[str, Any]:
+        """The session row's totals (``realtime.diagnostics.end_session``'s fields)."""
+        totals, usage = self.totals, self.totals.usage
+        return {
+            "turns": totals.turns,
+            "input_text_tokens": usage.input_text,
+            "input_audio_tokens": usage.input_audio,
+            "cached_text_tokens": usage.cached_text,
+            "cached_audio_tokens": usage.cached_audio,
+            "output_text_tokens": usage.output_text,
+            "output_audio_tokens": usage.output_audio,
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "total_tokens": usage.input_tokens + usage.output_tokens,
+            "cost_usd": totals.cost_usd if totals.responses else None,
+            "records_dropped": totals.records_dropped,
+        }
+
+
+_SERVER_HANDLERS: dict[str, Callable[[ConversationLog, dict[str, Any]], None]] = {
+    "session.created": ConversationLog._session,
+    "session.updated": ConversationLog._session,
+    "input_audio_buffer.speech_stopped": ConversationLog._speech_stopped,
+    "conversation.item.added": ConversationLog._item_added,
+    "conversation.item.input_audio_transcription.completed": ConversationLog._transcribed,
+    "conversation.item.input_audio_transcription.failed": ConversationLog._transcription_failed,
+    "response.created": ConversationLog._response_created,
+    "response.done": ConversationLog._response_done,
+    "error": ConversationLog._error,
+}
+
+
+def _item_entry(item: dict[str, Any]) -> tuple[str | None, Any, str]:
+    """The entry kind, text and name of an item added to the conversation by the user or a
+    tool (the assistant's are recorded with their response)."""
+    item_type = item.get("type")
+    if item_type == "function_call_output":
+        return EntryKind.FUNCTION_OUTPUT, item.get("output"), ""
+    if item_type != "message" or item.get("role") != "user":
+        return None, "", ""
+    parts = [_dict(part) for part in item.get("content") or []]
+    typed = [part.get("text") for part in parts if part.get("type") == "input_text"]
+    if typed:
+        return EntryKind.USER_TEXT, "\n".join(text for text in typed if isinstance(text, str)), ""
+    spoken = [part.get("transcript") for part in parts if part.get("type") == "input_audio"]
+    return EntryKind.USER_SPEECH, " ".join(text for text in spoken if isinstance(text, str)), ""
+
+
+def _spoken_or_written(item: dict[str, Any]) -> str:
+    texts = []
+    for part in item.get("content") or []:
+        part = _dict(part)
+        text = part.get("transcript") if part.get("type") == "output_audio" else part.get("text")
+        if isinstance(text, str):
+            texts.append(text)
+    return " ".join(texts)
+
+
+def _item_status(item: dict[str, Any], response: Response) -> str:
+    """completed, or how the response ended early: cancelled by barge-in, failed, …"""
+    if response.status == "cancelled" and response.status_reason == "turn_detected":
+        return "barge-in"
+    if response.status and response.status != "completed":
+        return response.status
+    return _str(item.get("status")) or response.status
+
+
+def _parse(text: str) -> dict[str, Any] | None:
+    try:
+        event = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return event if isinstance(event, dict) else None
+
+
+def _cut(text: str) -> str:
+    if len(text) <= TEXT_LIMIT:
+        return text
+    return f"{text[:TEXT_LIMIT]}… [{len(text) - TEXT_LIMIT} more characters]"
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""

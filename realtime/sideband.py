@@ -1,0 +1,266 @@
+"""The server's own connection to a live WebRTC call: its sideband, which records the call.
+
+Once a call is relayed, ``sidebands().watch(call)`` attaches to it
+(``wss://…/realtime?call_id=rtc_…`` with the server key) and hears the call's events as its
+data channel does, feeding them to the session's ``realtime.recorder.ConversationLog``. The
+media stays browser ⇄ OpenAI.
+
+A sideband lives as long as its call: it ends when the call is hung up (``stop``, from our
+hangup), when OpenAI closes it (the call ended), at OpenAI's 60-minute limit, or when the
+call has been silent past ``REALTIME_SIDEBAND_IDLE_TIMEOUT``. A connection that drops while
+the call lives is attached again, a bounded number of times with backoff; each attach and
+drop is an entry of the timeline. Its end ends the session's row, with the reason and the
+conversation's totals.
+
+``Sidebands`` is the one interface the rest of the app uses; ``LocalSidebands`` runs each
+sideband as a task of this process, registered with ``realtime.drain`` so that a stopping
+server ends them (and their records) cleanly. Another implementation (Channels workers fed
+over a channel layer) can take its place without touching the recording.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpRequest
+from websockets.exceptions import ConnectionClosed
+
+from realtime import drain, record_writer, upstream
+from realtime.conf import get_settings
+from realtime.diagnostics import end_session
+from realtime.models import UpstreamExchange
+from realtime.recorder import ConversationLog
+
+logger = logging.getLogger(__name__)
+
+CALL_MAX_SECONDS = 60 * 60  # OpenAI ends a realtime session after 60 minutes
+REATTACH_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0)  # seconds before each attach after a drop
+STOP_TIMEOUT = 5.0  # seconds a stop waits for the sideband's record before giving up
+# Closes that mean the link broke, not that OpenAI ended or refused the sideband.
+DROPPED = frozenset({1001, 1006, 1011, 1012, 1013, 1014})
+
+
+@dataclass(frozen=True)
+class WatchedCall:
+    """A relayed WebRTC call, and the session row its record belongs to."""
+
+    call_id: str
+    session_id: int
+    model: str
+
+
+class Sidebands(Protocol):
+    def watch(self, call: WatchedCall) -> None:
+        """Attach a sideband to ``call`` and record it until the call ends; never waits."""
+
+    async def stop(self, call_id: str, reason: str) -> bool:
+        """End the call's sideband, recording ``reason`` (``hangup``); False if no sideband
+        of this process watches the call."""
+
+    async def stop_all(self, reason: str) -> None:
+        """End every sideband, recording ``reason``."""
+
+
+class Sideband:
+    """One call's sideband: attach, hear, reattach after drops, end the record once."""
+
+    def __init__(self, call: WatchedCall, on_end: Callable[[Sideband], None]) -> None:
+        conf = get_settings()
+        self.call = call
+        self.conf = conf
+        self.log = ConversationLog(
+            call.session_id,
+            call.model,
+            record_writer.put,
+            store_text=conf.store_transcripts,
+            prices=conf.prices,
+        )
+        self.socket: upstream.RelaySocket | None = None
+        self.end_reason = ""
+        self.task: asyncio.Task[None] | None = None
+        self._on_end = on_end
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self, reason: str) -> None:
+        """End the sideband with ``reason`` and wait until its record is written."""
+        if not self.end_reason:
+            self.end_reason = reason
+        if self.socket is not None:
+            await self.socket.close()
+        task = self.task
+        # Another loop's task (a loop that has ended) cannot be waited for from this one.
+        if (
+            task is not None
+            and task is not asyncio.current_task()
+            and task.get_loop() is asyncio.get_running_loop()
+        ):
+            try:
+                async with asyncio.timeout(STOP_TIMEOUT):
+                    await asyncio.shield(task)
+            except TimeoutError:
+                logger.error("the sideband of call %s did not stop; cancelled", self.call.call_id)
+                task.cancel()
+
+    async def drain(self, grace: float) -> None:
+        async with asyncio.timeout(grace + drain.FINISH_ALLOWANCE):
+            await self.stop("server_shutting_down")
+
+    async def _run(self) -> None:
+        try:
+            async with asyncio.timeout(CALL_MAX_SECONDS):
+                await self._attach_while_the_call_lives()
+        except TimeoutError:
+            self.end_reason = self.end_reason or "session_too_long"
+        except Exception:
+            logger.exception("the sideband of call %s failed", self.call.call_id)
+            self.end_reason = self.end_reason or "internal_error"
+        finally:
+            if self.socket is not None:
+                with contextlib.suppress(Exception):
+                    await self.socket.close()
+            await self._finish()
+
+    async def _attach_while_the_call_lives(self) -> None:
+        drops = 0
+        while not self.end_reason:
+            try:
+                self.socket = await upstream.open_socket(call_id=self.call.call_id)
+            except upstream.UpstreamError as error:
+                if error.status == 404:  # the call is over (or never was, for OpenAI)
+                    self.log.note("not attached", "the call had ended")
+                    self.end_reason = self.end_reason or "call_ended"
+                    return
+                self.log.note("not attached", f"{error.error_code}: {error}"[:500])
+                if not await self._wait_to_reattach(drops):
+                    self.end_reason = self.end_reason or error.error_code
+                    return
+                drops += 1
+                continue
+            self.log.note("attached")
+            dropped = await self._hear()
+            if dropped is None:
+                return  # ended: the call is over, or we ended it
+            self.log.note("dropped", dropped)
+            if not await self._wait_to_reattach(drops):
+                self.end_reason = self.end_reason or "sideband_lost"
+                return
+            drops += 1
+
+    async def _hear(self) -> str | None:
+        """Record the call's events until the socket closes; return why, if it dropped
+        while the call lives (None: it ended)."""
+        socket = self.socket
+        assert socket is not None
+        idle = self.conf.sideband_idle_timeout
+        try:
+            while True:
+                async with asyncio.timeout(idle):
+                    message = await socket.recv()
+                if isinstance(message, str):
+                    self.log.server_frame(message)
+        except TimeoutError:
+            self.end_reason = self.end_reason or "idle_timeout"
+            await socket.close()
+            return None
+        except ConnectionClosed:
+            pass
+        code, reason = socket.close_code, socket.close_reason or ""
+        if self.end_reason:
+            return None
+        if code == 1000:  # OpenAI closes the sideband as the call ends
+            self.end_reason = reason or "call_ended"
+            return None
+        if code is not None and code not in DROPPED:  # refused, after its error event
+            self.end_reason = reason[:64] or "upstream_closed"
+            return None
+        return f"closed {code} {reason}".strip()
+
+    async def _wait_to_reattach(self, drops: int) -> bool:
+        if drops >= len(REATTACH_DELAYS) or self.end_reason:
+            return False
+        await asyncio.sleep(REATTACH_DELAYS[drops])
+        return not self.end_reason
+
+    async def _finish(self) -> None:
+        try:
+            await record_writer.writer().flush()
+            await end_session(
+                self.call.session_id,
+                end_reason=self.end_reason or "call_ended",
+                **self.log.end_fields(),
+            )
+        finally:
+            self._on_end(self)
+
+
+class LocalSidebands:
+    """Sidebands as tasks of this process, one per call."""
+
+    def __init__(self) -> None:
+        self.by_call: dict[str, Sideband] = {}
+
+    def watch(self, call: WatchedCall) -> None:
+        if call.call_id in self.by_call:
+            return
+        sideband = Sideband(call, self._ended)
+        if not drain.live.hold(sideband):
+            # The server is stopping: the call is not recorded past its answer, and its
+            # row says so.
+            sideband.end_reason = "server_shutting_down"
+        self.by_call[call.call_id] = sideband
+        sideband.start()
+
+    async def stop(self, call_id: str, reason: str) -> bool:
+        sideband = self.by_call.get(call_id)
+        if sideband is None:
+            return False
+        await sideband.stop(reason)
+        return True
+
+    async def stop_all(self, reason: str) -> None:
+        """End every sideband of this event loop (a loop that has ended took its own along)."""
+        loop = asyncio.get_running_loop()
+        for call_id, sideband in list(self.by_call.items()):
+            if sideband.task is None or sideband.task.get_loop() is not loop:
+                del self.by_call[call_id]
+                drain.live.release(sideband)
+        await asyncio.gather(*(sideband.stop(reason) for sideband in list(self.by_call.values())))
+
+    def _ended(self, sideband: Sideband) -> None:
+        if self.by_call.get(sideband.call.call_id) is sideband:
+            del self.by_call[sideband.call.call_id]
+        drain.live.release(sideband)
+
+
+_local = LocalSidebands()
+
+
+def watch_relayed_call(request: HttpRequest, row: UpstreamExchange | None) -> None:
+    """Watch the call whose relay ``row`` records, if sidebands are on and its session has a
+    row to hang the record on.
+
+    Only under an ASGI server: under WSGI each async view runs on an event loop of its own
+    that ends with the request, and a sideband would end with it.
+    """
+    conf = get_settings()
+    if row is None or row.session_id is None or not row.call_id:
+        return
+    if not (conf.sideband and conf.record_conversations):
+        return
+    if not isinstance(request, ASGIRequest):
+        logger.warning("call %s has no sideband: sidebands need an ASGI server", row.call_id)
+        return
+    sidebands().watch(WatchedCall(row.call_id, row.session_id, row.model))
+
+
+def sidebands() -> Sidebands:
+    """The sidebands of this deployment (this process's, for now)."""
+    return _local

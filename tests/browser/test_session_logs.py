@@ -1,0 +1,126 @@
+"""A conversation held on the page, read back by staff: the record and the admin's page."""
+
+import subprocess
+import sys
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import open_page, rows, save_screenshot
+from tests.browser.test_voice_chat_page import converse
+from tests.support.polling import wait_for
+from tests.support.servers import PROJECT
+
+STAFF = ("staff", "a-long-test-password-1")
+
+
+def create_staff(server) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            STAFF[0],
+            "--email",
+            "staff@example.com",
+        ],
+        cwd=PROJECT,
+        env={**server.env, "DJANGO_SUPERUSER_PASSWORD": STAFF[1]},
+        check=True,
+        timeout=60,
+    )
+
+
+def type_a_message(page, text: str) -> None:
+    page.get_by_label("Type instead of speaking").fill(text)
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator(".turn.assistant .text").last).to_contain_text(text, timeout=30_000)
+
+
+def ended_session(server, transport: str) -> dict:
+    return wait_for(
+        lambda: next(
+            iter(
+                rows(
+                    server,
+                    "select * from realtime_realtimesession where transport = ? "
+                    "and ended_at is not null and turns >= 2 order by id desc",
+                    transport,
+                )
+            ),
+            None,
+        ),
+        what=f"the {transport} session to end with its turns",
+    )
+
+
+def hold_a_conversation(page, emulator, server, transport: str) -> dict:
+    converse(page, emulator)  # a spoken turn and its reply
+    type_a_message(page, "a typed question")
+    page.get_by_role("button", name="Stop").click()
+    expect(page.locator("#summary")).to_contain_text("2 turns")
+    expect(page.locator("#summary")).to_contain_text("about $")
+    return ended_session(server, transport)
+
+
+def assert_recorded(server, session: dict) -> None:
+    entries = rows(
+        server,
+        "select kind, text from realtime_conversationentry where session_id = ? order by at, id",
+        session["id"],
+    )
+    spoken = [entry["text"] for entry in entries if entry["kind"] == "user_speech"]
+    typed = [entry["text"] for entry in entries if entry["kind"] == "user_text"]
+    replies = [entry["text"] for entry in entries if entry["kind"] == "assistant"]
+    assert spoken
+    assert "seconds of speech" in spoken[0]
+    assert typed == ["a typed question"]
+    assert len(replies) == 2
+    assert "a typed question" in replies[1]
+    responses = rows(
+        server, "select * from realtime_responserecord where session_id = ?", session["id"]
+    )
+    assert len(responses) == 2
+    assert all(response["status"] == "completed" for response in responses)
+    assert all(response["turn_to_done_ms"] > 0 for response in responses)
+    assert float(session["cost_usd"]) > 0
+    assert session["output_audio_tokens"] > 0
+    assert session["end_reason"] in {"hangup", "client_closed"}
+
+
+@pytest.mark.parametrize("transport", ["webrtc", "websocket"])
+def test_a_conversation_on_the_page_is_recorded_and_shown_to_staff(
+    launch, page_server, emulator, transport
+):
+    page = open_page(launch("turn"), page_server, transport)
+
+    session = hold_a_conversation(page, emulator, page_server, transport)
+
+    assert_recorded(page_server, session)
+    if transport == "webrtc":
+        assert session["end_reason"] == "hangup"
+    save_screenshot(page, f"voice-chat-summary-{transport}")
+    if not rows(page_server, "select id from auth_user where username = ?", STAFF[0]):
+        create_staff(page_server)
+    admin = page.context.new_page()
+    admin.goto(f"{page_server.url}/admin/realtime/realtimesession/{session['id']}/change/")
+    admin.get_by_label("Username").fill(STAFF[0])
+    admin.get_by_label("Password").fill(STAFF[1])
+    admin.get_by_role("button", name="Log in").click()
+    timeline = admin.get_by_role("table", name="conversation")
+    expect(timeline).to_contain_text("a typed question")
+    expect(timeline).to_contain_text("seconds of speech")
+    expect(timeline).to_contain_text("first output")
+    expect(admin.get_by_label("session totals")).to_contain_text("$")
+    save_screenshot(admin, f"admin-session-{transport}")
+
+
+def test_the_ephemeral_flow_is_recorded_the_same_way(launch, ephemeral_page_server, emulator):
+    page = open_page(launch("turn"), ephemeral_page_server, "webrtc")
+
+    session = hold_a_conversation(page, emulator, ephemeral_page_server, "webrtc")
+
+    assert_recorded(ephemeral_page_server, session)
+    assert session["end_reason"] == "hangup"

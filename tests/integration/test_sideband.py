@@ -1,0 +1,232 @@
+"""The sideband of a relayed WebRTC call: it records the call, survives drops, ends its row."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+
+from realtime import record_writer
+from realtime.models import ConversationEntry, RealtimeSession, ResponseRecord
+from realtime.sideband import WatchedCall, sidebands
+from tests.support.polling import eventually
+from tests.support.webrtc_client import WebRTCClient
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("openai_emulator")]
+
+
+@pytest.fixture
+async def caller() -> AsyncIterator[WebRTCClient]:
+    client = WebRTCClient()
+    yield client
+    await client.close()
+
+
+async def relay_call(browser, csrf_token, caller: WebRTCClient, bearer: str | None = None) -> str:
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {"X-CSRFToken": csrf_token}
+    answer = await browser.post(
+        "/api/realtime/handshake",
+        data=(await caller.offer()).encode(),
+        content_type="application/sdp",
+        headers=headers,
+    )
+    assert answer.status_code == 201, answer.content
+    await caller.accept(answer.content.decode())
+    return answer["X-Realtime-Call-Id"]
+
+
+def call_outputs(emulator) -> int:
+    """How many connections hear the emulator's one WebRTC call (its data channel and any
+    sideband)."""
+    sessions = emulator.state()["sessions"].values()
+    return sum(session["outputs"] for session in sessions if session["transport"] == "webrtc")
+
+
+async def sideband_attached(emulator, outputs: int = 2) -> None:
+    await eventually(lambda: call_outputs(emulator) == outputs, 10, what="the sideband to attach")
+
+
+async def typed_turn(caller: WebRTCClient, text: str) -> list[dict]:
+    caller.send(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": text}],
+            },
+        }
+    )
+    caller.send({"type": "response.create"})
+    return await caller.until("response.done", seconds=30)
+
+
+async def hang_up(browser, csrf_token, call_id: str) -> None:
+    response = await browser.post(
+        "/api/realtime/hangup",
+        data={"call_id": call_id},
+        content_type="application/json",
+        headers={"X-CSRFToken": csrf_token},
+    )
+    assert response.status_code == 204
+
+
+async def ended(call_id: str) -> RealtimeSession:
+    return await eventually(
+        lambda: RealtimeSession.objects.filter(call_id=call_id, ended_at__isnull=False).afirst(),
+        10,
+        what=f"the session of {call_id} to end",
+    )
+
+
+async def timeline(session: RealtimeSession) -> list[tuple[str, str]]:
+    return [
+        (entry.kind, entry.status or entry.text)
+        async for entry in ConversationEntry.objects.filter(session=session)
+    ]
+
+
+async def test_a_unified_call_is_recorded_by_its_sideband_until_hangup(
+    browser, csrf_token, caller, emulator
+):
+    call_id = await relay_call(browser, csrf_token, caller)
+    await sideband_attached(emulator)
+    events = await typed_turn(caller, "hello over the data channel")
+
+    await hang_up(browser, csrf_token, call_id)
+
+    session = await ended(call_id)
+    reply = events[-1]["response"]["output"][0]["content"][0]["transcript"]
+    assert await timeline(session) == [
+        ("sideband", "attached"),
+        ("user_text", "hello over the data channel"),
+        ("assistant", "completed"),
+    ]
+    assert await ConversationEntry.objects.filter(session=session, text=reply).aexists()
+    response = await ResponseRecord.objects.aget(session=session)
+    assert response.status == "completed"
+    assert response.turn_to_done_ms > 0
+    assert response.cost_usd > 0
+    assert session.end_reason == "hangup"
+    assert session.turns == 1
+    assert session.cost_usd == response.cost_usd
+    assert session.total_tokens == events[-1]["response"]["usage"]["total_tokens"]
+
+
+async def test_an_ephemeral_call_is_recorded_under_the_session_its_mint_started(
+    browser, csrf_token, caller, emulator
+):
+    minted = await browser.post(
+        "/api/realtime/client-secret",
+        data={},
+        content_type="application/json",
+        headers={"X-CSRFToken": csrf_token},
+    )
+    call_id = await relay_call(browser, csrf_token, caller, bearer=minted.json()["value"])
+    await sideband_attached(emulator)
+    await typed_turn(caller, "hello with a secret")
+    await hang_up(browser, csrf_token, call_id)
+
+    session = await ended(call_id)
+    assert await RealtimeSession.objects.acount() == 1  # the mint's session, joined by the call
+    assert ("user_text", "hello with a secret") in await timeline(session)
+    assert session.cost_usd > 0
+    assert session.end_reason == "hangup"
+
+
+async def test_a_call_that_openai_ends_ends_its_session(browser, csrf_token, caller, emulator):
+    call_id = await relay_call(browser, csrf_token, caller)
+    await sideband_attached(emulator)
+
+    emulator.reset()  # OpenAI's side ends every call (as its 60-minute limit would)
+
+    session = await ended(call_id)
+    assert session.end_reason == "call_ended"
+
+
+async def test_a_dropped_sideband_attaches_again_and_records_the_rest_of_the_call(
+    browser, csrf_token, caller, emulator
+):
+    emulator.fault("sideband", drop_after_events=1)  # drops right after session.created
+    call_id = await relay_call(browser, csrf_token, caller)
+    await eventually(
+        lambda: ConversationEntry.objects.filter(status="dropped").aexists(),
+        10,
+        what="the drop to be recorded",
+    )
+    await sideband_attached(emulator)
+    await typed_turn(caller, "after the drop")
+    await hang_up(browser, csrf_token, call_id)
+
+    session = await ended(call_id)
+    assert [status for kind, status in await timeline(session) if kind == "sideband"] == [
+        "attached",
+        "dropped",
+        "attached",
+    ]
+    assert ("user_text", "after the drop") in await timeline(session)
+    assert session.end_reason == "hangup"
+
+
+async def test_a_sideband_to_a_call_already_gone_ends_the_session_truthfully():
+    session = await RealtimeSession.objects.acreate(source="web", transport="webrtc")
+
+    sidebands().watch(WatchedCall("rtc_gone", session.pk, "gpt-realtime-2.1"))
+
+    await eventually(
+        lambda: RealtimeSession.objects.filter(pk=session.pk, ended_at__isnull=False).aexists(),
+        10,
+        what="the session to end",
+    )
+    await session.arefresh_from_db()
+    assert session.end_reason == "call_ended"
+    assert await timeline(session) == [("sideband", "not attached")]
+
+
+async def test_with_the_sideband_off_no_second_connection_is_made(
+    browser, csrf_token, caller, emulator, settings
+):
+    settings.REALTIME_SIDEBAND = False
+    call_id = await relay_call(browser, csrf_token, caller)
+    await typed_turn(caller, "nobody listens")
+
+    assert call_outputs(emulator) == 1
+    await hang_up(browser, csrf_token, call_id)
+    session = await ended(call_id)
+    assert session.end_reason == "hangup"
+    assert not await ConversationEntry.objects.filter(session=session).aexists()
+
+
+async def test_a_full_record_buffer_never_breaks_the_call(
+    browser, csrf_token, caller, emulator, monkeypatch
+):
+    monkeypatch.setattr(record_writer.RecordWriter, "put", lambda self, *record: False)
+    call_id = await relay_call(browser, csrf_token, caller)
+    await sideband_attached(emulator)
+    events = await typed_turn(caller, "into a full buffer")
+    await hang_up(browser, csrf_token, call_id)
+
+    session = await ended(call_id)
+    assert events[-1]["response"]["status"] == "completed"
+    assert session.records_dropped >= 3  # attached, the typed turn, the response, the reply
+    assert session.cost_usd > 0  # the totals are kept in memory, not in the buffer
+    assert session.end_reason == "hangup"
+
+
+async def test_a_database_that_refuses_the_records_never_breaks_the_call(
+    browser, csrf_token, caller, emulator, monkeypatch
+):
+    def database_down(batch):
+        raise RuntimeError("database is down")
+
+    monkeypatch.setattr(record_writer, "write_batch", database_down)
+    call_id = await relay_call(browser, csrf_token, caller)
+    await sideband_attached(emulator)
+    events = await typed_turn(caller, "into a broken database")
+    await hang_up(browser, csrf_token, call_id)
+
+    session = await ended(call_id)
+    assert events[-1]["response"]["status"] == "completed"
+    assert session.end_reason == "hangup"
+    assert session.cost_usd > Decimal(0)
