@@ -11,33 +11,37 @@ logged, and never reaches the session.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import logging
 from collections import deque
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.db import transaction
+from django.db import connection, models, transaction
 
 from realtime.models import ConversationEntry, ResponseRecord
-from realtime.recorder import Entry, LateTranscript, Record, Response
+from realtime.records import Entry, LateTranscript, Record, Response
 
 logger = logging.getLogger(__name__)
 
 BUFFER_LIMIT = 10_000
 BATCH_LIMIT = 500
+BATCH_INTERVAL = 0.5  # seconds records gather before a batch is written
 
 
 class RecordWriter:
     """The buffer of one event loop, and its writer task."""
 
-    def __init__(self, limit: int = BUFFER_LIMIT) -> None:
+    def __init__(self, limit: int = BUFFER_LIMIT, interval: float = BATCH_INTERVAL) -> None:
         self.limit = limit
+        self.interval = interval
         self.buffer: deque[tuple[int, Record]] = deque()
         self.queued = 0  # records ever put
         self.handled = 0  # records written, or lost to a database failure
         self.lost = 0
         self._handled_more = asyncio.Event()
+        self._flushing = asyncio.Event()  # a flush waits: write without waiting to gather
         self._task: asyncio.Task[None] | None = None
 
     def put(self, session_id: int, record: Record) -> bool:
@@ -53,6 +57,7 @@ class RecordWriter:
         """Wait until every record put so far is written (or lost to the database)."""
         target = self.queued
         while self.handled < target:
+            self._flushing.set()
             self._start_writing()
             self._handled_more.clear()
             await self._handled_more.wait()
@@ -64,8 +69,15 @@ class RecordWriter:
             self._task = asyncio.get_running_loop().create_task(self._write_all())
 
     async def _write_all(self) -> None:
-        # What arrives while a batch is written makes the next batch.
+        # Records gather for up to a batch interval (less if a flush asks, or a batch is
+        # full), so that a busy process writes a few large batches a second, not one
+        # transaction per record; what arrives while a batch is written makes the next.
         while self.buffer:
+            if len(self.buffer) < BATCH_LIMIT and not self._flushing.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.interval):
+                        await self._flushing.wait()
+            self._flushing.clear()
             batch = [self.buffer.popleft() for _ in range(min(len(self.buffer), BATCH_LIMIT))]
             try:
                 await database_sync_to_async(write_batch)(batch)
@@ -78,7 +90,12 @@ class RecordWriter:
 
 
 def write_batch(batch: list[tuple[int, Record]]) -> None:
-    """Write one batch: the new entries and responses, then the transcripts that came late."""
+    """Write one batch: the new entries and responses, then the transcripts that came late.
+
+    Rows go in with one ``executemany`` per table rather than through model instances:
+    this runs in a thread beside the relay's event loop, and the less Python it runs, the
+    less it holds the interpreter the relay needs.
+    """
     entries, responses, transcripts = [], [], []
     for session_id, record in batch:
         if isinstance(record, Entry):
@@ -87,58 +104,104 @@ def write_batch(batch: list[tuple[int, Record]]) -> None:
             responses.append(_response_row(session_id, record))
         elif isinstance(record, LateTranscript):
             transcripts.append((session_id, record))
-    with transaction.atomic():
-        ConversationEntry.objects.bulk_create(entries)
-        ResponseRecord.objects.bulk_create(responses)
-        for session_id, transcript in transcripts:
-            # Written in the same batch as its turn, or a later one: the turn is there.
-            fields: dict[str, Any] = {"text": transcript.text}
-            if transcript.status != "completed":
-                fields["status"] = transcript.status
-            ConversationEntry.objects.filter(
-                session_id=session_id, item_id=transcript.item_id, kind="user_speech"
-            ).update(**fields)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if entries:
+            cursor.executemany(_insert(ConversationEntry, ENTRY_COLUMNS), entries)
+        if responses:
+            cursor.executemany(_insert(ResponseRecord, RESPONSE_COLUMNS), responses)
+    for session_id, transcript in transcripts:
+        # Written in the same batch as its turn, or a later one: the turn is there.
+        fields: dict[str, Any] = {"text": transcript.text}
+        if transcript.status != "completed":
+            fields["status"] = transcript.status
+        ConversationEntry.objects.filter(
+            session_id=session_id, item_id=transcript.item_id, kind="user_speech"
+        ).update(**fields)
+
+
+ENTRY_COLUMNS = (
+    "session_id",
+    "at",
+    "kind",
+    "item_id",
+    "response_id",
+    "tool_call_id",
+    "name",
+    "text",
+    "status",
+)
+RESPONSE_COLUMNS = (
+    "session_id",
+    "response_id",
+    "created_at",
+    "status",
+    "status_reason",
+    "turn_to_created_ms",
+    "turn_to_first_output_ms",
+    "turn_to_done_ms",
+    "created_to_first_output_ms",
+    "created_to_done_ms",
+    "input_text_tokens",
+    "input_audio_tokens",
+    "cached_text_tokens",
+    "cached_audio_tokens",
+    "output_text_tokens",
+    "output_audio_tokens",
+    "cost_usd",
+)
+
+
+def _insert(model: type[models.Model], columns: tuple[str, ...]) -> str:
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(model._meta.get_field(column).column) for column in columns)
+    marks = ", ".join(["%s"] * len(columns))
+    return f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES ({marks})"  # noqa: S608 (names from the models, quoted)
 
 
 def _moment(seconds: float) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
 
 
-def _entry_row(session_id: int, entry: Entry) -> ConversationEntry:
-    return ConversationEntry(
-        session_id=session_id,
-        at=_moment(entry.at),
-        kind=entry.kind,
-        item_id=entry.item_id[:100],
-        response_id=entry.response_id[:100],
-        tool_call_id=entry.tool_call_id[:100],
-        name=entry.name[:200],
-        text=entry.text,
-        status=entry.status[:40],
+def _entry_row(session_id: int, entry: Entry) -> tuple[Any, ...]:
+    return (
+        session_id,
+        _db_moment(entry.at),
+        entry.kind,
+        entry.item_id[:100],
+        entry.response_id[:100],
+        entry.tool_call_id[:100],
+        entry.name[:200],
+        entry.text,
+        entry.status[:40],
     )
 
 
-def _response_row(session_id: int, response: Response) -> ResponseRecord:
+def _response_row(session_id: int, response: Response) -> tuple[Any, ...]:
     usage = response.usage
-    return ResponseRecord(
-        session_id=session_id,
-        response_id=response.response_id[:100],
-        created_at=_moment(response.created),
-        status=response.status[:20],
-        status_reason=response.status_reason[:40],
-        turn_to_created_ms=_ms(response.turn_ended, response.created),
-        turn_to_first_output_ms=_ms(response.turn_ended, response.first_output),
-        turn_to_done_ms=_ms(response.turn_ended, response.done),
-        created_to_first_output_ms=_ms(response.created, response.first_output),
-        created_to_done_ms=_ms(response.created, response.done),
-        input_text_tokens=usage.input_text,
-        input_audio_tokens=usage.input_audio,
-        cached_text_tokens=usage.cached_text,
-        cached_audio_tokens=usage.cached_audio,
-        output_text_tokens=usage.output_text,
-        output_audio_tokens=usage.output_audio,
-        cost_usd=response.cost_usd,
+    cost = response.cost_usd
+    return (
+        session_id,
+        response.response_id[:100],
+        _db_moment(response.created),
+        response.status[:20],
+        response.status_reason[:40],
+        _ms(response.turn_ended, response.created),
+        _ms(response.turn_ended, response.first_output),
+        _ms(response.turn_ended, response.done),
+        _ms(response.created, response.first_output),
+        _ms(response.created, response.done),
+        usage.input_text,
+        usage.input_audio,
+        usage.cached_text,
+        usage.cached_audio,
+        usage.output_text,
+        usage.output_audio,
+        None if cost is None else connection.ops.adapt_decimalfield_value(cost, 14, 6),
     )
+
+
+def _db_moment(seconds: float) -> Any:
+    return connection.ops.adapt_datetimefield_value(_moment(seconds))
 
 
 def _ms(start: float | None, end: float | None) -> float | None:

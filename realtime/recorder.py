@@ -14,7 +14,6 @@ parsed all the same: nothing depends on the order.)
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ import orjson
 from realtime import pricing
 from realtime.keys import redact
 from realtime.models import EntryKind
+from realtime.records import Entry, LateTranscript, Record, Response, Sink
 
 # The first output of a response: audio over WebSocket, or (WebRTC) its audio starting to
 # play, or text.
@@ -50,50 +50,8 @@ RECORDED = frozenset(
         "error",
     }
 )
-_LEADING_TYPE = re.compile(r'\{\s*"type"\s*:\s*"([^"\\]{1,80})"')
+_TYPE_FIRST = '{"type":"'  # how OpenAI's frames begin (compact JSON, type first)
 TEXT_LIMIT = 20_000  # characters of one entry's text; a longer one is cut, and says so
-
-
-@dataclass(slots=True)
-class Entry:
-    """A moment of the conversation (``realtime.models.ConversationEntry``)."""
-
-    at: float
-    kind: str
-    item_id: str = ""
-    response_id: str = ""
-    tool_call_id: str = ""
-    name: str = ""
-    text: str = ""
-    status: str = ""
-
-
-@dataclass(slots=True)
-class LateTranscript:
-    """The transcript of a spoken turn, which arrives after the turn's entry."""
-
-    item_id: str
-    text: str
-    status: str = "completed"
-
-
-@dataclass(slots=True)
-class Response:
-    """One response (``realtime.models.ResponseRecord``); times are ``time.time()``."""
-
-    response_id: str
-    created: float
-    turn_ended: float | None
-    first_output: float | None = None
-    done: float | None = None
-    status: str = ""
-    status_reason: str = ""
-    usage: pricing.TokenUsage = field(default_factory=pricing.TokenUsage)
-    cost_usd: Decimal | None = None
-
-
-Record = Entry | LateTranscript | Response
-Sink = Callable[[int, Record], bool]  # (session id, record) → False if it was dropped
 
 
 @dataclass
@@ -137,9 +95,8 @@ class ConversationLog:
 
     def server_frame(self, text: str) -> None:
         """Note one of OpenAI's frames, as relayed (a glance for most of them)."""
-        leading = _LEADING_TYPE.match(text, 0, 120)
-        if leading is not None:
-            event_type = leading[1]
+        event_type = _leading_type(text)
+        if event_type is not None:
             if event_type in FIRST_OUTPUT:
                 self._first_output()
                 return
@@ -170,7 +127,7 @@ class ConversationLog:
     def note(self, status: str, text: str = "") -> None:
         """Record something that happened to the recording itself (a sideband's attach or
         drop)."""
-        self._emit(Entry(self.clock(), EntryKind.SIDEBAND, status=status, text=text))
+        self._emit(Entry(self.clock(), EntryKind.SIDEBAND, status=status, text=_cut(redact(text))))
 
     # --- the events that matter ------------------------------------------------------------
 
@@ -376,6 +333,16 @@ def _item_status(item: dict[str, Any], response: Response) -> str:
     if response.status and response.status != "completed":
         return response.status
     return _str(item.get("status")) or response.status
+
+
+def _leading_type(text: str) -> str | None:
+    """The event type a frame begins with, or None if it begins otherwise."""
+    if not text.startswith(_TYPE_FIRST):
+        return None
+    end = text.find('"', len(_TYPE_FIRST), 100)
+    if end < 0 or "\\" in text[len(_TYPE_FIRST) : end]:
+        return None
+    return text[len(_TYPE_FIRST) : end]
 
 
 def _parse(text: str) -> dict[str, Any] | None:

@@ -144,6 +144,8 @@ class Sideband:
                     return
                 drops += 1
                 continue
+            if self.end_reason:  # stopped while it attached
+                return
             self.log.note("attached")
             dropped = await self._hear()
             if dropped is None:

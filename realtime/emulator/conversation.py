@@ -190,7 +190,7 @@ class Conversation:
         event = {"type": event["type"], "event_id": ids.event_id(), **event}
         if self.settings.check_event is not None:
             self.settings.check_event(event)
-        return json.dumps(event)
+        return json.dumps(event, separators=(",", ":"))  # compact, as the service sends
 
     async def emit_error(self, error: ApiError, client_event_id: str | None) -> None:
         await self.emit(error.event(ids.event_id(), client_event_id))

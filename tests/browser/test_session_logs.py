@@ -1,36 +1,14 @@
 """A conversation held on the page, read back by staff: the record and the admin's page."""
 
-import subprocess
-import sys
-
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import open_page, rows, save_screenshot
 from tests.browser.test_voice_chat_page import converse
 from tests.support.polling import wait_for
-from tests.support.servers import PROJECT
+from tests.support.servers import create_superuser
 
 STAFF = ("staff", "a-long-test-password-1")
-
-
-def create_staff(server) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "createsuperuser",
-            "--noinput",
-            "--username",
-            STAFF[0],
-            "--email",
-            "staff@example.com",
-        ],
-        cwd=PROJECT,
-        env={**server.env, "DJANGO_SUPERUSER_PASSWORD": STAFF[1]},
-        check=True,
-        timeout=60,
-    )
 
 
 def type_a_message(page, text: str) -> None:
@@ -40,15 +18,20 @@ def type_a_message(page, text: str) -> None:
 
 
 def ended_session(server, transport: str) -> dict:
+    """The session the page's Stop ended. A WebRTC call may end at OpenAI (the page closes
+    its peer) just before the page's hangup arrives, which then names the reason."""
+    reasons = ("hangup",) if transport == "webrtc" else ("client_closed", "hangup")
     return wait_for(
         lambda: next(
-            iter(
-                rows(
+            (
+                row
+                for row in rows(
                     server,
                     "select * from realtime_realtimesession where transport = ? "
                     "and ended_at is not null and turns >= 2 order by id desc",
                     transport,
                 )
+                if row["end_reason"] in reasons
             ),
             None,
         ),
@@ -103,7 +86,7 @@ def test_a_conversation_on_the_page_is_recorded_and_shown_to_staff(
         assert session["end_reason"] == "hangup"
     save_screenshot(page, f"voice-chat-summary-{transport}")
     if not rows(page_server, "select id from auth_user where username = ?", STAFF[0]):
-        create_staff(page_server)
+        create_superuser(page_server.env, *STAFF)
     admin = page.context.new_page()
     admin.goto(f"{page_server.url}/admin/realtime/realtimesession/{session['id']}/change/")
     admin.get_by_label("Username").fill(STAFF[0])

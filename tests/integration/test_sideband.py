@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from realtime import record_writer
+from realtime import drain, record_writer
 from realtime.models import ConversationEntry, RealtimeSession, ResponseRecord
 from realtime.sideband import WatchedCall, sidebands
 from tests.support.polling import eventually
@@ -230,3 +230,20 @@ async def test_a_database_that_refuses_the_records_never_breaks_the_call(
     assert events[-1]["response"]["status"] == "completed"
     assert session.end_reason == "hangup"
     assert session.cost_usd > Decimal(0)
+
+
+async def test_a_stopping_server_ends_its_sidebands_and_their_records(
+    browser, csrf_token, caller, emulator, monkeypatch
+):
+    registry = drain.Registry()
+    monkeypatch.setattr(drain, "live", registry)
+    call_id = await relay_call(browser, csrf_token, caller)
+    await sideband_attached(emulator)
+    await typed_turn(caller, "just before the restart")
+
+    await registry.drain(grace=2)
+
+    session = await ended(call_id)
+    assert session.end_reason == "server_shutting_down"
+    assert ("user_text", "just before the restart") in await timeline(session)
+    assert len(registry) == 0

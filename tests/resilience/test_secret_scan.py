@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 
@@ -15,7 +13,7 @@ import httpx
 import pytest
 
 from tests.support.realtime_client import connect
-from tests.support.servers import PROJECT, Server, project_env, run_daphne
+from tests.support.servers import Server, create_superuser, project_env, run_daphne
 from tests.support.webrtc_client import WebRTCClient
 
 ADMIN = ("scanner", "scan-" + secrets.token_urlsafe(12))
@@ -31,23 +29,7 @@ def scanned(emulator, server_key, tmp_path_factory, unused_tcp_port_factory) -> 
     """daphne in debug mode, where error pages would show locals and settings."""
     env = project_env(tmp_path_factory.mktemp("scan") / "db.sqlite3", emulator.base_url)
     env = {**env, "OPENAI_API_KEY": server_key, "REALTIME_RATE_LIMIT": "0"}
-    subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "createsuperuser",
-            "--noinput",
-            "--username",
-            ADMIN[0],
-            "--email",
-            "scan@example.com",
-        ],
-        cwd=PROJECT,
-        env={**env, "DJANGO_SUPERUSER_PASSWORD": ADMIN[1]},
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    create_superuser(env, *ADMIN)
     server = run_daphne(env, unused_tcp_port_factory(), DEBUG="true")
     yield server
     server.kill()

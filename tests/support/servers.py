@@ -169,3 +169,24 @@ def run_server(
 def run_daphne(env: dict[str, str], port: int, **overrides: str) -> Server:
     """daphne as `make run` starts it, on ``port``, with environment overrides."""
     return run_server("daphne", env, port, **overrides)
+
+
+def create_superuser(env: dict[str, str], username: str, password: str) -> None:
+    """Add a superuser to the project database ``env`` names (as an operator would)."""
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            username,
+            "--email",
+            f"{username}@example.com",
+        ],
+        cwd=PROJECT,
+        env={**env, "DJANGO_SUPERUSER_PASSWORD": password},
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )

@@ -6,7 +6,8 @@ import json
 from decimal import Decimal
 
 from realtime.models import EntryKind
-from realtime.recorder import ConversationLog, Entry, LateTranscript, Response
+from realtime.recorder import ConversationLog
+from realtime.records import Entry, LateTranscript, Response
 
 USAGE = {
     "total_tokens": 320,
@@ -257,3 +258,10 @@ def test_a_full_buffer_counts_the_dropped_records():
     log.server_event(done("resp_1", [assistant("item_a", "Hi")]))
 
     assert log.end_fields()["records_dropped"] == 2
+
+
+def test_a_frame_spaced_unlike_openais_is_still_recorded():
+    log, records, _ = make_log()
+    log.server_frame('{"type": "error", "error": {"code": "x", "message": "m"}}')
+
+    assert records[0].kind == EntryKind.ERROR

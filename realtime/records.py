@@ -1,0 +1,52 @@
+"""The records a conversation leaves, as plain data: made by ``realtime.recorder``,
+written by ``realtime.record_writer`` (``ConversationEntry`` and ``ResponseRecord`` rows)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from realtime import pricing
+
+
+@dataclass(slots=True)
+class Entry:
+    """A moment of the conversation (``realtime.models.ConversationEntry``)."""
+
+    at: float
+    kind: str
+    item_id: str = ""
+    response_id: str = ""
+    tool_call_id: str = ""
+    name: str = ""
+    text: str = ""
+    status: str = ""
+
+
+@dataclass(slots=True)
+class LateTranscript:
+    """The transcript of a spoken turn, which arrives after the turn's entry."""
+
+    item_id: str
+    text: str
+    status: str = "completed"
+
+
+@dataclass(slots=True)
+class Response:
+    """One response (``realtime.models.ResponseRecord``); times are ``time.time()``."""
+
+    response_id: str
+    created: float
+    turn_ended: float | None
+    first_output: float | None = None
+    done: float | None = None
+    status: str = ""
+    status_reason: str = ""
+    usage: pricing.TokenUsage = field(default_factory=pricing.TokenUsage)
+    cost_usd: Decimal | None = None
+
+
+Record = Entry | LateTranscript | Response
+Sink = Callable[[int, Record], bool]  # (session id, record) → False if it was dropped
