@@ -211,3 +211,13 @@ def end_hung_up_session(session_id: int) -> None:
         sessions.filter(end_reason="call_ended").update(end_reason="hangup")
     except Exception:
         logger.exception("could not record the hangup of realtime session %s", session_id)
+
+
+@database_sync_to_async
+def note_carrier(session_id: int, server_process: str) -> None:
+    """Name the process that carries a session (``realtime.sweep`` ends it if that process
+    is killed); best-effort like every record."""
+    try:
+        RealtimeSession.objects.filter(pk=session_id).update(server_process=server_process)
+    except Exception:
+        logger.exception("could not record which process carries realtime session %s", session_id)

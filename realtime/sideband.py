@@ -31,9 +31,9 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest
 from websockets.exceptions import ConnectionClosed
 
-from realtime import drain, record_writer, upstream
+from realtime import drain, record_writer, sweep, upstream
 from realtime.conf import get_settings
-from realtime.diagnostics import end_session
+from realtime.diagnostics import end_session, note_carrier
 from realtime.models import UpstreamExchange
 from realtime.recorder import ConversationLog
 
@@ -115,6 +115,8 @@ class Sideband:
 
     async def _run(self) -> None:
         try:
+            # A process killed mid-call cannot end the row: the sweep of the next start will.
+            await note_carrier(self.call.session_id, sweep.current())
             async with asyncio.timeout(CALL_MAX_SECONDS):
                 await self._attach_while_the_call_lives()
         except TimeoutError:

@@ -1,6 +1,7 @@
-"""Which process carries a proxied session, and ending the sessions a stopped process left open.
+"""Which process carries a live session, and ending the sessions a stopped process left open.
 
-Each proxied session's row names the process that carries it (``server_process``):
+Each proxied session's row, and each WebRTC call's whose sideband records it, names the
+process that carries it (``server_process``):
 ``host:pid:start``, where ``start`` makes the pid unique over time (on Linux: the boot's id
 and the process's start time in clock ticks, from ``/proc``). A process that drains
 (SIGTERM, SIGINT: ``realtime.drain``) ends its own rows; one that is killed (SIGKILL, the

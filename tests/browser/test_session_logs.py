@@ -12,6 +12,8 @@ STAFF = ("staff", "a-long-test-password-1")
 
 
 def type_a_message(page, text: str) -> None:
+    # Muted first: the fake microphone replays its speech, which would barge in on the reply.
+    page.get_by_role("button", name="Mute").click()
     page.get_by_label("Type instead of speaking").fill(text)
     page.get_by_role("button", name="Send").click()
     expect(page.locator(".turn.assistant .text").last).to_contain_text(text, timeout=30_000)

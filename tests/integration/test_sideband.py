@@ -112,6 +112,7 @@ async def test_a_unified_call_is_recorded_by_its_sideband_until_hangup(
     assert session.turns == 1
     assert session.cost_usd == response.cost_usd
     assert session.total_tokens == events[-1]["response"]["usage"]["total_tokens"]
+    assert session.server_process  # a sweep can end it if this process is killed
 
 
 async def test_an_ephemeral_call_is_recorded_under_the_session_its_mint_started(

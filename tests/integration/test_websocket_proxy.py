@@ -407,7 +407,8 @@ async def test_sessions_per_user_are_limited(start_daphne, agent):
 
 
 async def test_new_sessions_per_client_are_rate_limited(start_daphne, agent):
-    server = start_daphne(REALTIME_RATE_LIMIT="2")
+    # A long window: a fixed window that turns between the sessions would let a third in.
+    server = start_daphne(REALTIME_RATE_LIMIT="2", REALTIME_RATE_LIMIT_WINDOW="86400")
     token = server_token()
 
     for _ in range(2):
