@@ -177,7 +177,7 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
             )
             return
         if event.type == "conversation.item.create" and session.log is not None:
-            session.log.client_event(orjson.loads(event.forward))
+            session.log.client_event(event.body)
         with contextlib.suppress(ConnectionClosed):  # the relay reports the close
             await self.upstream.send(event.forward)
 

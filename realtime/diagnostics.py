@@ -97,10 +97,12 @@ def record_sync(exchange: Exchange) -> UpstreamExchange | None:
     log = logger.info if exchange.outcome == Outcome.OK else logger.warning
     log("realtime %s", exchange.log_line())
     try:
-        return _store(exchange)
+        row = _store(exchange)
     except Exception:
         logger.exception("could not record the %s exchange; the request went on", exchange.kind)
         return None
+    exchange.session_id = row.session_id  # the session it joined or started
+    return row
 
 
 def _store(exchange: Exchange) -> UpstreamExchange:

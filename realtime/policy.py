@@ -46,6 +46,7 @@ class EventRefused(Exception):
 class ClientEvent:
     type: str
     forward: str  # the text to send upstream: our encoding of the judged event
+    body: dict[str, Any]  # the judged event, parsed
 
 
 def frame_size(text: str) -> int:
@@ -94,7 +95,7 @@ def read_client_event(text: str, conf: RealtimeSettings, model: str) -> ClientEv
             "Invalid event: nested more than 254 levels deep.",
             client_event_id=client_event_id,
         ) from None
-    return ClientEvent(event_type, forward)
+    return ClientEvent(event_type, forward, event)
 
 
 def policy_update(conf: RealtimeSettings) -> str:

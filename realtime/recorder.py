@@ -60,8 +60,7 @@ class SessionTotals:
 
     turns: int = 0
     usage: pricing.TokenUsage = field(default_factory=pricing.TokenUsage)
-    cost_usd: Decimal | None = Decimal(0)
-    priced: bool = True  # every response so far had a price
+    cost_usd: Decimal | None = Decimal(0)  # None once a response had no price
     responses: int = 0
     records_dropped: int = 0
 
@@ -251,11 +250,10 @@ class ConversationLog:
         totals = self.totals
         totals.responses += 1
         totals.usage.add(response.usage)
-        if response.cost_usd is None:
-            totals.priced = False
-            totals.cost_usd = None
-        elif totals.priced:
-            totals.cost_usd = (totals.cost_usd or Decimal(0)) + response.cost_usd
+        if response.cost_usd is None or totals.cost_usd is None:
+            totals.cost_usd = None  # unknown stays unknown
+        else:
+            totals.cost_usd += response.cost_usd
 
     def _storable(self, text: Any) -> str:
         if not self.store_text or not isinstance(text, str):

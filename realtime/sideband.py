@@ -33,8 +33,7 @@ from websockets.exceptions import ConnectionClosed
 
 from realtime import drain, record_writer, sweep, upstream
 from realtime.conf import get_settings
-from realtime.diagnostics import end_session, note_carrier
-from realtime.models import UpstreamExchange
+from realtime.diagnostics import Exchange, end_session, note_carrier
 from realtime.recorder import ConversationLog
 
 logger = logging.getLogger(__name__)
@@ -247,22 +246,22 @@ class LocalSidebands:
 _local = LocalSidebands()
 
 
-def watch_relayed_call(request: HttpRequest, row: UpstreamExchange | None) -> None:
-    """Watch the call whose relay ``row`` records, if sidebands are on and its session has a
-    row to hang the record on.
+def watch_relayed_call(request: HttpRequest, exchange: Exchange) -> None:
+    """Watch the call a relayed (and recorded) ``exchange`` started, if conversations are
+    recorded and its session has a row to hang the record on.
 
     Only under an ASGI server: under WSGI each async view runs on an event loop of its own
     that ends with the request, and a sideband would end with it.
     """
     conf = get_settings()
-    if row is None or row.session_id is None or not row.call_id:
+    if exchange.session_id is None or not exchange.call_id:
         return
     if not (conf.sideband and conf.record_conversations):
         return
     if not isinstance(request, ASGIRequest):
-        logger.warning("call %s has no sideband: sidebands need an ASGI server", row.call_id)
+        logger.warning("call %s has no sideband: sidebands need an ASGI server", exchange.call_id)
         return
-    sidebands().watch(WatchedCall(row.call_id, row.session_id, row.model))
+    sidebands().watch(WatchedCall(exchange.call_id, exchange.session_id, exchange.model))
 
 
 def sidebands() -> Sidebands:

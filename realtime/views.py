@@ -35,14 +35,7 @@ from realtime.csrf import csrf_failure
 from realtime.diagnostics import Exchange, end_hung_up_session, record
 from realtime.hints import BROWSER_HINTS
 from realtime.keys import fingerprint
-from realtime.models import (
-    ExchangeKind,
-    Outcome,
-    RealtimeSession,
-    Source,
-    Transport,
-    UpstreamExchange,
-)
+from realtime.models import ExchangeKind, Outcome, RealtimeSession, Source, Transport
 from realtime.sideband import sidebands, watch_relayed_call
 
 T = TypeVar("T")
@@ -101,7 +94,6 @@ class RelayAttempt:
         # The body as read by admit(): at most one byte past the limit.
         self.body = b""
         self.recorded = False
-        self.row: UpstreamExchange | None = None  # the exchange's row, once recorded
         self.exchange = Exchange(
             kind=endpoint.kind,
             source=Source.WEB,
@@ -186,7 +178,7 @@ class RelayAttempt:
         self.exchange.http_status = response.status_code
         self.exchange.total_ms = (time.perf_counter() - self.started) * 1000
         self.recorded = True
-        self.row = await record(self.exchange)
+        await record(self.exchange)
         return response
 
 
@@ -325,7 +317,8 @@ async def handshake(attempt: RelayAttempt) -> HttpResponse:
     response = await attempt.finish(
         HttpResponse(answer.sdp, status=201, content_type="application/sdp", headers=headers)
     )
-    watch_relayed_call(attempt.request, attempt.row)  # after the row: the record hangs on it
+    # After the exchange's row: the conversation's record hangs on its session.
+    watch_relayed_call(attempt.request, attempt.exchange)
     return response
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.support.realtime_client import connect
+from tests.integration.test_websocket_proxy import page_socket
 from tests.support.servers import project_env, run_daphne
 
 SETTINGS = {
@@ -29,13 +29,6 @@ def proxy(tmp_path_factory, emulator, unused_tcp_port_factory) -> Iterator:
 @pytest.fixture
 def agent() -> str:
     return f"records-test-{uuid.uuid4().hex[:12]}"
-
-
-def page_socket(server, agent: str, **options):
-    headers = {"Origin": server.url}
-    return connect(
-        f"{server.websocket_url}/ws/realtime/", headers=headers, user_agent=agent, **options
-    )
 
 
 def entries(server, session_id: int) -> list[dict]:

@@ -80,6 +80,18 @@ async def ended(call_id: str) -> RealtimeSession:
     )
 
 
+async def a_call_with_a_typed_turn(
+    browser, csrf_token, caller, emulator, text: str
+) -> tuple[list[dict], RealtimeSession]:
+    """Relay a call, wait for its sideband, hold a typed turn and hang up: the turn's events
+    and the session as it ended."""
+    call_id = await relay_call(browser, csrf_token, caller)
+    await sideband_attached(emulator)
+    events = await typed_turn(caller, text)
+    await hang_up(browser, csrf_token, call_id)
+    return events, await ended(call_id)
+
+
 async def timeline(session: RealtimeSession) -> list[tuple[str, str]]:
     return [
         (entry.kind, entry.status or entry.text)
@@ -90,13 +102,10 @@ async def timeline(session: RealtimeSession) -> list[tuple[str, str]]:
 async def test_a_unified_call_is_recorded_by_its_sideband_until_hangup(
     browser, csrf_token, caller, emulator
 ):
-    call_id = await relay_call(browser, csrf_token, caller)
-    await sideband_attached(emulator)
-    events = await typed_turn(caller, "hello over the data channel")
+    events, session = await a_call_with_a_typed_turn(
+        browser, csrf_token, caller, emulator, "hello over the data channel"
+    )
 
-    await hang_up(browser, csrf_token, call_id)
-
-    session = await ended(call_id)
     reply = events[-1]["response"]["output"][0]["content"][0]["transcript"]
     assert await timeline(session) == [
         ("sideband", "attached"),
@@ -203,12 +212,10 @@ async def test_a_full_record_buffer_never_breaks_the_call(
     browser, csrf_token, caller, emulator, monkeypatch
 ):
     monkeypatch.setattr(record_writer.RecordWriter, "put", lambda self, *record: False)
-    call_id = await relay_call(browser, csrf_token, caller)
-    await sideband_attached(emulator)
-    events = await typed_turn(caller, "into a full buffer")
-    await hang_up(browser, csrf_token, call_id)
+    events, session = await a_call_with_a_typed_turn(
+        browser, csrf_token, caller, emulator, "into a full buffer"
+    )
 
-    session = await ended(call_id)
     assert events[-1]["response"]["status"] == "completed"
     assert session.records_dropped >= 3  # attached, the typed turn, the response, the reply
     assert session.cost_usd > 0  # the totals are kept in memory, not in the buffer
@@ -222,12 +229,10 @@ async def test_a_database_that_refuses_the_records_never_breaks_the_call(
         raise RuntimeError("database is down")
 
     monkeypatch.setattr(record_writer, "write_batch", database_down)
-    call_id = await relay_call(browser, csrf_token, caller)
-    await sideband_attached(emulator)
-    events = await typed_turn(caller, "into a broken database")
-    await hang_up(browser, csrf_token, call_id)
+    events, session = await a_call_with_a_typed_turn(
+        browser, csrf_token, caller, emulator, "into a broken database"
+    )
 
-    session = await ended(call_id)
     assert events[-1]["response"]["status"] == "completed"
     assert session.end_reason == "hangup"
     assert session.cost_usd > Decimal(0)

