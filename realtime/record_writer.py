@@ -20,7 +20,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.db import connection, models, transaction
 
-from realtime.models import ConversationEntry, ResponseRecord
+from realtime.models import ConversationEntry, EntryKind, ResponseRecord
 from realtime.records import Entry, LateTranscript, Record, Response
 
 logger = logging.getLogger(__name__)
@@ -103,20 +103,15 @@ def write_batch(batch: list[tuple[int, Record]]) -> None:
         elif isinstance(record, Response):
             responses.append(_response_row(session_id, record))
         elif isinstance(record, LateTranscript):
-            transcripts.append((session_id, record))
+            transcripts.append(_transcript_row(session_id, record))
     with transaction.atomic(), connection.cursor() as cursor:
         if entries:
             cursor.executemany(_insert(ConversationEntry, ENTRY_COLUMNS), entries)
         if responses:
             cursor.executemany(_insert(ResponseRecord, RESPONSE_COLUMNS), responses)
-    for session_id, transcript in transcripts:
-        # Written in the same batch as its turn, or a later one: the turn is there.
-        fields: dict[str, Any] = {"text": transcript.text}
-        if transcript.status != "completed":
-            fields["status"] = transcript.status
-        ConversationEntry.objects.filter(
-            session_id=session_id, item_id=transcript.item_id, kind="user_speech"
-        ).update(**fields)
+        if transcripts:
+            # After the inserts: a transcript's turn is in this batch or an earlier one.
+            cursor.executemany(_transcript_update(), transcripts)
 
 
 ENTRY_COLUMNS = (
@@ -158,6 +153,20 @@ def _insert(model: type[models.Model], columns: tuple[str, ...]) -> str:
     return f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES ({marks})"  # noqa: S608 (names from the models, quoted)
 
 
+def _transcript_update() -> str:
+    """Set a spoken turn's text, and its status unless the transcript completed (an empty
+    status keeps the turn's own)."""
+    quote = connection.ops.quote_name
+    field = ConversationEntry._meta.get_field
+    text, status = quote(field("text").column), quote(field("status").column)
+    return (
+        f"UPDATE {quote(ConversationEntry._meta.db_table)} "  # noqa: S608 (names from the model, quoted)
+        f"SET {text} = %s, {status} = COALESCE(NULLIF(%s, ''), {status}) "
+        f"WHERE {quote(field('session').column)} = %s AND {quote(field('item_id').column)} = %s "
+        f"AND {quote(field('kind').column)} = '{EntryKind.USER_SPEECH.value}'"
+    )
+
+
 def _moment(seconds: float) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
 
@@ -174,6 +183,11 @@ def _entry_row(session_id: int, entry: Entry) -> tuple[Any, ...]:
         entry.text,
         entry.status[:40],
     )
+
+
+def _transcript_row(session_id: int, transcript: LateTranscript) -> tuple[Any, ...]:
+    status = "" if transcript.status == "completed" else transcript.status[:40]
+    return (transcript.text, status, session_id, transcript.item_id[:100])
 
 
 def _response_row(session_id: int, response: Response) -> tuple[Any, ...]:
