@@ -1,6 +1,7 @@
 """The page in a real browser: Debian's Chromium driven by Playwright, with a fake
 microphone that plays synthesised speech, against daphne serving the app and the emulator."""
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -99,10 +100,29 @@ def launch(playwright_driver, microphones, tmp_path) -> Iterator[Callable[[str],
         context.close()
 
 
+# A function tool the page's sessions have: a message that names it makes the emulated
+# model call it (the page does not run tools; the call is recorded all the same).
+LOOKUP_ORDER = {
+    "type": "function",
+    "name": "lookup_order",
+    "description": "Look up an order by its number.",
+    "parameters": {
+        "type": "object",
+        "properties": {"order": {"type": "string"}},
+        "required": ["order"],
+    },
+}
+
+
 @pytest.fixture(scope="module")
 def page_server(tmp_path_factory, emulator, unused_tcp_port_factory) -> Iterator[Server]:
     env = project_env(tmp_path_factory.mktemp("page") / "db.sqlite3", emulator.base_url)
-    server = run_daphne(env, unused_tcp_port_factory(), REALTIME_RATE_LIMIT="0")
+    server = run_daphne(
+        env,
+        unused_tcp_port_factory(),
+        REALTIME_RATE_LIMIT="0",
+        REALTIME_TOOLS=json.dumps([LOOKUP_ORDER]),
+    )
     yield server
     server.kill()
 
@@ -111,7 +131,11 @@ def page_server(tmp_path_factory, emulator, unused_tcp_port_factory) -> Iterator
 def ephemeral_page_server(tmp_path_factory, emulator, unused_tcp_port_factory) -> Iterator[Server]:
     env = project_env(tmp_path_factory.mktemp("ephemeral") / "db.sqlite3", emulator.base_url)
     server = run_daphne(
-        env, unused_tcp_port_factory(), REALTIME_RATE_LIMIT="0", REALTIME_WEBRTC_FLOW="ephemeral"
+        env,
+        unused_tcp_port_factory(),
+        REALTIME_RATE_LIMIT="0",
+        REALTIME_WEBRTC_FLOW="ephemeral",
+        REALTIME_TOOLS=json.dumps([LOOKUP_ORDER]),
     )
     yield server
     server.kill()

@@ -1,5 +1,7 @@
 """A conversation held on the page, read back by staff: the record and the admin's page."""
 
+import json
+
 import pytest
 from playwright.sync_api import expect
 
@@ -19,6 +21,21 @@ def type_a_message(page, text: str) -> None:
     expect(page.locator(".turn.assistant .text").last).to_contain_text(text, timeout=30_000)
 
 
+def ask_for_a_tool(page, server) -> None:
+    """A typed message naming the session's tool: the model calls it. The page runs no tool
+    (so the model waits); the server hears the call all the same."""
+    page.get_by_label("Type instead of speaking").fill("lookup_order 42")
+    page.get_by_role("button", name="Send").click()
+    wait_for(
+        lambda: rows(
+            server,
+            "select id from realtime_conversationentry where kind = 'function_call' "
+            "and name = 'lookup_order' and text like '%42%'",
+        ),
+        what="the model's call of lookup_order to be recorded",
+    )
+
+
 def ended_session(server, transport: str) -> dict:
     """The session the page's Stop ended. A WebRTC call may end at OpenAI (the page closes
     its peer) just before the page's hangup arrives, which then names the reason."""
@@ -30,7 +47,7 @@ def ended_session(server, transport: str) -> dict:
                 for row in rows(
                     server,
                     "select * from realtime_realtimesession where transport = ? "
-                    "and ended_at is not null and turns >= 2 order by id desc",
+                    "and ended_at is not null and turns >= 3 order by id desc",
                     transport,
                 )
                 if row["end_reason"] in reasons
@@ -44,8 +61,9 @@ def ended_session(server, transport: str) -> dict:
 def hold_a_conversation(page, emulator, server, transport: str) -> dict:
     converse(page, emulator)  # a spoken turn and its reply
     type_a_message(page, "a typed question")
+    ask_for_a_tool(page, server)
     page.get_by_role("button", name="Stop").click()
-    expect(page.locator("#summary")).to_contain_text("2 turns")
+    expect(page.locator("#summary")).to_contain_text("3 turns")
     expect(page.locator("#summary")).to_contain_text("about $")
     return ended_session(server, transport)
 
@@ -53,7 +71,8 @@ def hold_a_conversation(page, emulator, server, transport: str) -> dict:
 def assert_recorded(server, session: dict) -> None:
     entries = rows(
         server,
-        "select kind, text from realtime_conversationentry where session_id = ? order by at, id",
+        "select kind, name, text from realtime_conversationentry where session_id = ? "
+        "order by at, id",
         session["id"],
     )
     spoken = [entry["text"] for entry in entries if entry["kind"] == "user_speech"]
@@ -61,13 +80,19 @@ def assert_recorded(server, session: dict) -> None:
     replies = [entry["text"] for entry in entries if entry["kind"] == "assistant"]
     assert spoken
     assert "seconds of speech" in spoken[0]
-    assert typed == ["a typed question"]
+    assert typed == ["a typed question", "lookup_order 42"]
     assert len(replies) == 2
     assert "a typed question" in replies[1]
+    calls = [
+        (entry["name"], json.loads(entry["text"]))
+        for entry in entries
+        if entry["kind"] == "function_call"
+    ]
+    assert calls == [("lookup_order", {"order": "42"})]
     responses = rows(
         server, "select * from realtime_responserecord where session_id = ?", session["id"]
     )
-    assert len(responses) == 2
+    assert len(responses) == 3
     assert all(response["status"] == "completed" for response in responses)
     assert all(response["turn_to_done_ms"] > 0 for response in responses)
     assert float(session["cost_usd"]) > 0
@@ -98,6 +123,7 @@ def test_a_conversation_on_the_page_is_recorded_and_shown_to_staff(
     expect(timeline).to_contain_text("a typed question")
     expect(timeline).to_contain_text("seconds of speech")
     expect(timeline).to_contain_text("first output")
+    expect(timeline).to_contain_text("lookup_order")
     expect(admin.get_by_label("session totals")).to_contain_text("$")
     save_screenshot(admin, f"admin-session-{transport}")
 
