@@ -32,6 +32,7 @@ import base64
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -374,6 +375,7 @@ def main() -> None:
         "| msgs/s received | relay CPU | CPU µs/msg | relay memory/session | errors | dropped |"
     )
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    summaries = []
     for count in options.sessions:
         rows = measure(count, options.seconds, options.targets)
         base = dict(rows).get("direct to the emulator")
@@ -383,12 +385,13 @@ def main() -> None:
                 if base is not None and name != "direct to the emulator"
                 else "-"
             )
+            if base is not None:
+                row["added_p99"] = row["p99"] - base["p99"]
             cpu = "-" if row["cpu"] != row["cpu"] else f"{row['cpu']:.0f}%"
             # CPU time per message relayed (either way): what recording adds shows here.
             messages = row["sent_per_s"] + row["received_per_s"]
-            per_message = (
-                "-" if row["cpu"] != row["cpu"] else f"{row['cpu'] / 100 * 1e6 / messages:.1f}"
-            )
+            row["cpu_per_message"] = row["cpu"] / 100 * 1e6 / messages
+            per_message = "-" if row["cpu"] != row["cpu"] else f"{row['cpu_per_message']:.1f}"
             memory = (
                 "-"
                 if row["kib_per_session"] != row["kib_per_session"]
@@ -401,6 +404,29 @@ def main() -> None:
                 f"| {row['errors']} | {row['dropped']} |",
                 flush=True,
             )
+        summaries.extend(recording_cost(count, rows))
+    if summaries:
+        print("\nRecording's cost, medians of the alternating rounds (recorded / not recorded):\n")
+        print("| sessions | rounds | added p99 ms | ratio | CPU µs/msg | ratio |")
+        print("|---:|---:|---:|---:|---:|---:|")
+        for line in summaries:
+            print(line)
+
+
+def recording_cost(count: int, rows: list[tuple[str, dict]]) -> list[str]:
+    """One summary line when the proxy ran recorded and unrecorded: the medians of each
+    (rounds alternate, so the machine's drift falls on both) and their ratio."""
+    recorded = [row for name, row in rows if name == "proxy under daphne"]
+    unrecorded = [row for name, row in rows if name.endswith("conversations not recorded")]
+    if not recorded or not unrecorded or "added_p99" not in recorded[0]:
+        return []
+    cells = []
+    for key in ("added_p99", "cpu_per_message"):
+        on = statistics.median(row[key] for row in recorded)
+        off = statistics.median(row[key] for row in unrecorded)
+        cells.append(f"{on:.1f} / {off:.1f} | {on / off:.2f}")
+    rounds = min(len(recorded), len(unrecorded))
+    return [f"| {count} | {rounds} | {cells[0]} | {cells[1]} |"]
 
 
 if __name__ == "__main__":

@@ -15,7 +15,10 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from realtime import admin_views
+from realtime import (
+    admin_views,
+    agent_admin,  # noqa: F401 - registers the agents' admin
+)
 from realtime.checks import model_notices
 from realtime.models import Outcome, RealtimeSession, UpstreamExchange
 
@@ -235,6 +238,7 @@ class RealtimeSessionAdmin(ReadOnlyAdmin):
         "source",
         ("model", admin.AllValuesFieldListFilter),
         ("user", admin.RelatedOnlyFieldListFilter),
+        ("agent", admin.RelatedOnlyFieldListFilter),
         ("end_reason", admin.AllValuesFieldListFilter),
         ("error_code", admin.AllValuesFieldListFilter),
         "started_at",

@@ -25,6 +25,7 @@ WHO = {
     EntryKind.ASSISTANT: "assistant",
     EntryKind.FUNCTION_CALL: "tool",
     EntryKind.FUNCTION_OUTPUT: "tool",
+    EntryKind.TOOL_RUN: "tool",
     EntryKind.ERROR: "error",
     EntryKind.SIDEBAND: "note",
 }
@@ -80,10 +81,13 @@ def _offset(session: RealtimeSession, at: datetime) -> str:
 def _entry_row(session: RealtimeSession, entry: ConversationEntry) -> TimelineRow:
     label = entry.get_kind_display()
     details = []
-    if entry.kind in (EntryKind.FUNCTION_CALL, EntryKind.FUNCTION_OUTPUT, EntryKind.ERROR):
+    tool_kinds = (EntryKind.FUNCTION_CALL, EntryKind.FUNCTION_OUTPUT, EntryKind.TOOL_RUN)
+    if entry.kind in (*tool_kinds, EntryKind.ERROR):
         label = f"{label}: {entry.name}" if entry.name else label
-    if entry.kind == EntryKind.FUNCTION_CALL or entry.kind == EntryKind.FUNCTION_OUTPUT:
+    if entry.kind in tool_kinds:
         details.append(entry.tool_call_id)
+    if entry.duration_ms is not None:
+        details.append(f"ran {milliseconds(entry.duration_ms)}")
     if entry.status and entry.kind != EntryKind.SIDEBAND:
         details.append(entry.status)
     text = entry.text
@@ -92,10 +96,13 @@ def _entry_row(session: RealtimeSession, entry: ConversationEntry) -> TimelineRo
     elif not text and entry.kind in (EntryKind.USER_SPEECH, EntryKind.ASSISTANT):
         text = "(no transcript)"
     details.append(entry.item_id)
+    who = WHO.get(entry.kind, "note")
+    if entry.kind == EntryKind.TOOL_RUN and entry.status != "completed":
+        who = "error"  # a tool that raised or timed out stands out like an error event
     return TimelineRow(
         entry.at,
         _offset(session, entry.at),
-        WHO.get(entry.kind, "note"),
+        who,
         label,
         text,
         " · ".join(part for part in details if part),
@@ -134,8 +141,15 @@ def totals(session: RealtimeSession) -> list[tuple[str, str]]:
         ("tokens", "—" if tokens is None else f"{tokens:,}"),
         ("cost", usd(session.cost_usd) if session.ended_at else "—"),
         ("end reason", session.end_reason or session.error_code or "—"),
+        ("agent", _agent(session)),
         ("records dropped", f"{session.records_dropped:,}"),
     ]
+
+
+def _agent(session: RealtimeSession) -> str:
+    if session.agent_revision is not None:
+        return f"{session.agent_revision.agent.name} v{session.agent_revision.version}"
+    return session.agent.name if session.agent is not None else "— (the settings)"
 
 
 def cost_per_day(sessions: QuerySet[RealtimeSession], by_user: bool) -> list[dict[str, Any]]:

@@ -5,6 +5,8 @@ models they name are ones OpenAI still serves, and the project keeps every reque
 - ``realtime.E001``: a setting does not have its default's type (``REALTIME_DEBUG='yes'``).
 - ``realtime.E003`` to ``realtime.E015``: a setting breaks the rule of that id in
   ``realtime.conf.RULES``; each setting reports the first rule it breaks.
+- ``realtime.E018``: a ``REALTIME_SERVER_TOOLS`` entry cannot be a tool (its path does not
+  import, its name is taken, a parameter has no type hint or one pydantic cannot describe).
 - ``realtime.W002``: a configured model has an announced shutdown ahead.
 - ``realtime.E002``: a configured model is past its announced shutdown.
 - ``realtime.W003``: the default database is SQLite without IMMEDIATE transactions.
@@ -23,6 +25,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from realtime import retirements
 from realtime.conf import SETTING_NAMES, RealtimeSettings, get_settings
+from realtime.tools import registry
 
 
 @register()
@@ -31,6 +34,26 @@ def check_realtime_settings(app_configs: Any = None, **kwargs: Any) -> list[Erro
     return [
         Error(problem.message, id=problem.id)
         for problem in RealtimeSettings.read(settings).problems()
+    ]
+
+
+@register()
+def check_server_tools(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """Report each server tool that cannot be one, naming its entry."""
+    try:
+        conf = RealtimeSettings.from_settings(settings)
+    except ImproperlyConfigured:
+        return []  # check_realtime_settings says why
+    declared = [tool["name"] for tool in conf.tools]
+    _, problems = registry.load(conf.server_tools, declared)
+    return [
+        Error(
+            f"REALTIME_SERVER_TOOLS entry {path!r} {message}",
+            hint="Name a documented function with a type hint on every parameter "
+            "(the README's 'Give the assistant tools').",
+            id=registry.CHECK_ID,
+        )
+        for path, message in problems
     ]
 
 

@@ -73,6 +73,8 @@ class RealtimeSettings:
     rate_limit_window: int = 60
     error_body_limit: int = 8192
     tools: tuple[dict[str, Any], ...] = ()
+    server_tools: tuple[str, ...] = ()
+    tool_timeout: float = 10.0
     allowed_models: tuple[str, ...] = ()
     lock_session: bool = True
     proxy_client_events: tuple[str, ...] = CLIENT_EVENT_TYPES
@@ -145,21 +147,18 @@ class RealtimeSettings:
         return self.model
 
     def session_config(self) -> dict[str, Any]:
-        """The GA session object this server asks for (mint body and unified calls)."""
-        audio_input: dict[str, Any] = {}
-        if self.transcription_model:
-            audio_input["transcription"] = {"model": self.transcription_model}
-        session: dict[str, Any] = {
-            "type": "realtime",
-            "model": self.model,
-            "instructions": self.instructions,
-            "audio": {"input": audio_input, "output": {"voice": self.voice}},
-        }
-        if not audio_input:
-            del session["audio"]["input"]
-        if self.tools:
-            session["tools"] = [dict(tool) for tool in self.tools]
-        return session
+        """The GA session object the settings ask for, with no agent chosen (mint body and
+        unified calls): ``realtime.agents.Profile.session_config``."""
+        from realtime.agents import Profile  # imports the models and the project's tools
+
+        return Profile.from_settings(self).session_config()
+
+    def session_tools(self) -> list[dict[str, Any]]:
+        """Every tool a session of the settings has: the declared ones (``REALTIME_TOOLS``,
+        which the client runs) and the server's own (``REALTIME_SERVER_TOOLS``)."""
+        from realtime.agents import Profile
+
+        return Profile.from_settings(self).tools()
 
 
 SETTING_NAMES = {
@@ -181,6 +180,8 @@ SETTING_NAMES = {
     "rate_limit_window": "REALTIME_RATE_LIMIT_WINDOW",
     "error_body_limit": "REALTIME_ERROR_BODY_LIMIT",
     "tools": "REALTIME_TOOLS",
+    "server_tools": "REALTIME_SERVER_TOOLS",
+    "tool_timeout": "REALTIME_TOOL_TIMEOUT",
     "allowed_models": "REALTIME_ALLOWED_MODELS",
     "lock_session": "REALTIME_LOCK_SESSION",
     "proxy_client_events": "REALTIME_PROXY_CLIENT_EVENTS",
@@ -297,6 +298,7 @@ RULES = (
             "proxy_send_timeout",
             "shutdown_grace",
             "sideband_idle_timeout",
+            "tool_timeout",
         ),
         lambda seconds: seconds > 0,
         "must be a positive number of seconds",
@@ -328,7 +330,7 @@ RULES = (
     ),
     Rule(
         "realtime.E014",
-        ("allowed_models", "proxy_client_events"),
+        ("allowed_models", "proxy_client_events", "server_tools"),
         lambda names: all(isinstance(name, str) and name for name in names),
         "must be a list of names",
     ),

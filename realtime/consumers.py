@@ -35,6 +35,7 @@ from realtime import drain, policy, proxy, upstream
 from realtime.conf import get_settings
 from realtime.flow import ClientFlow, client_flow
 from realtime.proxy_session import ProxySession
+from realtime.tools import calls as tool_calls
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
                 caller = proxy.Caller(client_ip=proxy.client_address(self.scope))
                 raise proxy.ConnectionRefused("server_shutting_down", caller)
             caller = await proxy.admit(self.scope, session.conf, browser_path=self.browser_path)
+            session.note_profile(await proxy.profile_for(self.scope, caller), self.scope)
         except proxy.ConnectionRefused as refused:
             # Refused like OpenAI refuses: accept, one error event, then a close.
             session.note_refusal(refused)
@@ -107,6 +109,14 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
             await self.end(proxy.ending(refused.code, refused.message))
             return
         session.note_caller(caller)
+        session.tools = tool_calls.for_session(
+            session.profile.server_tools(),
+            self.send_upstream,
+            transport="websocket",
+            user_id=caller.user_id,
+            client_ip=session.exchange.client_ip,
+            log=session.log,
+        )
         record_opened = session.open_record()
         upstream_started = time.perf_counter()
         try:
@@ -125,7 +135,7 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
         # OpenAI may already have refused (an error event, then a close): the relay forwards
         # both, so a failed send here needs no answer of its own.
         with contextlib.suppress(ConnectionClosed):
-            await self.upstream.send(policy.policy_update(session.conf))
+            await self.upstream.send(policy.policy_update(session.conf, session.profile))
         self.spawn(self.relay_upstream())
         self.spawn(self.watch_clock())
 
@@ -165,7 +175,7 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
             )
             return
         try:
-            event = policy.read_client_event(text_data, conf, session.model)
+            event = policy.read_client_event(text_data, conf, session.model, session.profile)
         except policy.EventRefused as refused:
             await self.send_event(
                 proxy.socket_error_event(
@@ -176,8 +186,12 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
                 )
             )
             return
-        if event.type == "conversation.item.create" and session.log is not None:
-            session.log.client_event(event.body)
+        if event.type == "conversation.item.create":
+            if session.tools is not None and (refusal := session.tools.refusal(event.body)):
+                await self.send_event(refusal)
+                return
+            if session.log is not None:
+                session.log.client_event(event.body)
         with contextlib.suppress(ConnectionClosed):  # the relay reports the close
             await self.upstream.send(event.forward)
 
@@ -274,6 +288,8 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
                     task.cancel()
                 if self.tasks:
                     await asyncio.wait(self.tasks)
+                if self.session is not None and self.session.tools is not None:
+                    await self.session.tools.close()
                 await self.close_upstream()
             finally:
                 if self.session is not None:
@@ -306,6 +322,8 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
                 if not flow.client_reading and not await self.wait_for_client():
                     return
                 if isinstance(message, str):
+                    if session.tools is not None:
+                        session.tools.server_frame(message)  # before the client hears it
                     await self.send(text_data=message)
                     session.bytes_to_client += policy.frame_size(message)
                     if session.log is not None:
@@ -359,6 +377,12 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=text)
         self.session.frames_to_client += 1
         self.session.bytes_to_client += len(text)
+
+    async def send_upstream(self, text: str) -> None:
+        """Send an event of the server's own (a tool's output) to OpenAI."""
+        if self.upstream is not None:
+            with contextlib.suppress(ConnectionClosed):  # the relay reports the close
+                await self.upstream.send(text)
 
     async def close_upstream(self) -> None:
         if self.upstream is not None:

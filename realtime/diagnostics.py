@@ -59,6 +59,9 @@ class Exchange:
     call_id: str = ""
     secret_fingerprint: str = ""
     session_id: int | None = None
+    # The agent (and its version) whose configuration the exchange asked for: its session's.
+    agent_id: int | None = None
+    agent_revision_id: int | None = None
 
     def note_failure(self, error: upstream.UpstreamError) -> None:
         """Fill the failure fields from what the upstream client raised."""
@@ -128,7 +131,8 @@ def _store(exchange: Exchange) -> UpstreamExchange:
             session.transport = session.transport or exchange.transport
             session.save(update_fields=["call_id", "transport"])
         fields = asdict(exchange)
-        del fields["session_id"]
+        for name in ("session_id", "agent_id", "agent_revision_id"):  # the session's
+            del fields[name]
         return UpstreamExchange.objects.create(session=session, **fields)
 
 
@@ -169,6 +173,8 @@ def _session_started(exchange: Exchange) -> RealtimeSession | None:
         model=exchange.model,
         call_id=exchange.call_id,
         secret_fingerprint=exchange.secret_fingerprint,
+        agent_id=exchange.agent_id,
+        agent_revision_id=exchange.agent_revision_id,
         ended_at=timezone.now() if over else None,
         error_code=exchange.error_code if over else "",
         end_reason=(exchange.error_code or exchange.kind) if over else "",

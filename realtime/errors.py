@@ -166,6 +166,13 @@ _PROBLEMS = [
         close_code=3000,
     ),
     Problem(
+        "unknown_agent",
+        "No active agent has that name.",
+        "Name an active agent's slug (the admin's Agents list), or none for the default agent.",
+        status=404,
+        close_code=4404,
+    ),
+    Problem(
         "invalid_proxy_token",
         "The proxy token is not valid.",
         "Use the value minted by this server, unchanged; mint a fresh one if in doubt.",
@@ -264,6 +271,12 @@ _PROBLEMS = [
         "This server fixes the session's instructions, tools and model.",
         "REALTIME_LOCK_SESSION is on: send only the fields the README's client-event policy "
         "lists, and no system messages.",
+    ),
+    Problem(
+        "server_tool_call",
+        "This server runs that tool and answers its call itself.",
+        "Leave calls of the server's own tools (REALTIME_SERVER_TOOLS) to it: the model "
+        "gets the server's output, then answers.",
     ),
     # The upstream failed in a way we answer with our own code (``UpstreamError.error_code``).
     Problem(

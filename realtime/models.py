@@ -11,6 +11,22 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from realtime.agent_models import Agent, AgentRevision
+
+__all__ = [
+    "Agent",
+    "AgentRevision",
+    "ConversationEntry",
+    "EntryKind",
+    "ExchangeKind",
+    "Outcome",
+    "RealtimeSession",
+    "ResponseRecord",
+    "Source",
+    "Transport",
+    "UpstreamExchange",
+]
+
 
 class Transport(models.TextChoices):
     WEBRTC = "webrtc", "WebRTC"
@@ -106,6 +122,18 @@ class RealtimeSession(Attribution):
         default=0,
         help_text=_("conversation records lost because the recording buffer was full"),
     )
+    agent = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="sessions"
+    )
+    agent_revision = models.ForeignKey(
+        AgentRevision,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sessions",
+        verbose_name=_("agent version"),
+        help_text=_("the agent's instructions and settings as the session started"),
+    )
     server_process = models.CharField(
         _("server process"),
         max_length=200,
@@ -198,6 +226,7 @@ class EntryKind(models.TextChoices):
     ASSISTANT = "assistant", _("assistant")
     FUNCTION_CALL = "function_call", _("function call")
     FUNCTION_OUTPUT = "function_output", _("function output")
+    TOOL_RUN = "tool_run", _("server tool run")
     ERROR = "error", _("error")
     SIDEBAND = "sideband", _("sideband")
 
@@ -221,7 +250,13 @@ class ConversationEntry(models.Model):
     status = models.CharField(
         max_length=40,
         blank=True,
-        help_text=_("completed, cancelled (barge-in), failed, incomplete; attach or drop"),
+        help_text=_(
+            "completed, cancelled (barge-in), failed, incomplete; attach or drop; "
+            "a tool run's error or timeout"
+        ),
+    )
+    duration_ms = models.FloatField(
+        _("duration (ms)"), null=True, blank=True, help_text=_("how long a server tool ran")
     )
 
     class Meta:

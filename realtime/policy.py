@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from realtime.agents import Profile
 from realtime.conf import RealtimeSettings
 
 
@@ -56,8 +57,13 @@ def frame_size(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode(errors="surrogatepass"))
 
 
-def read_client_event(text: str, conf: RealtimeSettings, model: str) -> ClientEvent:
-    """Parse one client frame and apply policy; raise ``EventRefused`` to answer instead."""
+def read_client_event(
+    text: str, conf: RealtimeSettings, model: str, profile: Profile | None = None
+) -> ClientEvent:
+    """Parse one client frame and apply policy; raise ``EventRefused`` to answer instead.
+
+    ``profile`` is the session's configuration (the settings' when None): what the lock
+    keeps."""
     try:
         event = orjson.loads(text)
     except orjson.JSONDecodeError as error:
@@ -86,7 +92,8 @@ def read_client_event(text: str, conf: RealtimeSettings, model: str) -> ClientEv
         fields = EVENT_FIELDS[event_type]
         # Audio appends, 50 a second, hold only fields any value of which is allowed.
         if any(fields.get(name, _UNLISTED) is not ANY for name in event):
-            Lock(event_type, client_event_id, conf, model).check_object(event, fields, "")
+            profile = profile or Profile.from_settings(conf)
+            Lock(event_type, client_event_id, profile, model).check_object(event, fields, "")
     try:
         forward = orjson.dumps(event).decode()
     except orjson.JSONEncodeError:  # orjson reads 1024 levels deep but writes only 254
@@ -98,10 +105,10 @@ def read_client_event(text: str, conf: RealtimeSettings, model: str) -> ClientEv
     return ClientEvent(event_type, forward, event)
 
 
-def policy_update(conf: RealtimeSettings) -> str:
-    """The ``session.update`` the proxy sends first: the server's instructions, voice and
-    tools (the model is fixed by the connection's URL)."""
-    session = conf.session_config()
+def policy_update(conf: RealtimeSettings, profile: Profile | None = None) -> str:
+    """The ``session.update`` the proxy sends first: the server's (or the session's
+    agent's) instructions, voice and tools (the model is fixed by the connection's URL)."""
+    session = (profile or Profile.from_settings(conf)).session_config()
     del session["model"]
     session.setdefault("tools", [])
     return orjson.dumps(
@@ -219,7 +226,7 @@ class Lock:
 
     event_type: str
     client_event_id: str | None
-    conf: RealtimeSettings
+    profile: Profile
     model: str
 
     def fixed(self, name: str) -> Any:
@@ -227,8 +234,8 @@ class Lock:
         if name == "model":
             return self.model
         if name == "tools":
-            return [dict(tool) for tool in self.conf.tools]
-        return self.conf.instructions
+            return self.profile.tools()
+        return self.profile.instructions
 
     def check(self, value: Any, rule: Any, path: str) -> None:
         if rule is ANY:

@@ -12,14 +12,14 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 from channels.db import database_sync_to_async
 from channels.security.websocket import OriginValidator
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from realtime import ratelimit, tokens, upstream
+from realtime import agents, ratelimit, tokens, upstream
 from realtime.conf import RealtimeSettings
 from realtime.errors import PROBLEMS, failure_message
 from realtime.hints import GENERIC_UPSTREAM_HINT, upstream_hint
@@ -80,6 +80,16 @@ def origin_allowed(origin: str) -> bool:
 
 
 # --- who may connect ------------------------------------------------------------------------
+
+
+async def profile_for(scope: dict[str, Any], caller: Caller) -> agents.Profile:
+    """The configuration of the session a caller opens: the agent its ``?agent=slug``
+    names, else the default; raise ``ConnectionRefused`` for an unknown agent."""
+    slug = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("agent", [None])[0]
+    try:
+        return await agents.resolve(slug)
+    except agents.UnknownAgent as unknown:
+        raise ConnectionRefused("unknown_agent", caller, str(unknown)) from None
 
 
 class ConnectionRefused(Exception):

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from realtime import ratelimit, record_writer, sweep, upstream
+from realtime.agents import Profile
 from realtime.conf import RealtimeSettings
 from realtime.diagnostics import Exchange, end_session, open_session, record
 from realtime.models import ExchangeKind, Outcome, Source, Transport
@@ -34,6 +35,7 @@ from realtime.proxy import (
     ending,
 )
 from realtime.recorder import ConversationLog
+from realtime.tools.calls import ServerToolCalls
 
 
 @dataclass(slots=True, eq=False)
@@ -51,6 +53,8 @@ class ProxySession:
     last_client_frame: float
     rate: MessageRate
     log: ConversationLog | None  # None: conversations are not recorded
+    profile: Profile | None = None  # the session's configuration, once the caller is let in
+    tools: ServerToolCalls | None = None  # None: the server runs no tools
     started: float = field(default_factory=time.perf_counter)
     session_id: int | None = None
     slot: str | None = None  # the rate-limit client whose open-session slot this holds
@@ -94,6 +98,15 @@ class ProxySession:
         self.exchange.user_id = caller.user_id
         self.exchange.secret_fingerprint = caller.secret_fingerprint
         self.slot = caller.slot
+
+    def note_profile(self, profile: Profile, scope: dict[str, Any]) -> None:
+        """Configure the session as ``profile`` says (an agent's, or the settings'); the
+        client's ``?model=`` still chooses among the allowed models."""
+        self.profile = profile
+        self.model = profile.model_for(_query_value(scope, "model"), self.conf)
+        self.exchange.model = self.model
+        if self.log is not None:
+            self.log.model = self.model
 
     def note_refusal(self, refused: ConnectionRefused) -> None:
         self.note_caller(refused.caller)
@@ -159,9 +172,13 @@ class ProxySession:
             model=self.model,
             secret_fingerprint=self.exchange.secret_fingerprint,
             server_process=sweep.current(),
+            agent_id=self.profile.agent_id if self.profile else None,
+            agent_revision_id=self.profile.revision_id if self.profile else None,
         )
         if self.log is not None:
             self.log.session_id = self.session_id
+        if self.tools is not None:
+            self.tools.session_id = self.session_id
 
     async def record_handshake(self, first_message: str | bytes) -> None:
         """Record the upstream handshake from OpenAI's first frame, which says whether it

@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 BUFFER_LIMIT = 10_000
 BATCH_LIMIT = 500
-BATCH_INTERVAL = 0.5  # seconds records gather before a batch is written
+BATCH_INTERVAL = 1.0  # seconds records gather before a batch is written
 
 
 class RecordWriter:
@@ -124,6 +124,7 @@ ENTRY_COLUMNS = (
     "name",
     "text",
     "status",
+    "duration_ms",
 )
 RESPONSE_COLUMNS = (
     "session_id",
@@ -182,6 +183,7 @@ def _entry_row(session_id: int, entry: Entry) -> tuple[Any, ...]:
         entry.name[:200],
         entry.text,
         entry.status[:40],
+        entry.duration_ms,
     )
 
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -26,6 +26,9 @@ from realtime import pricing
 from realtime.keys import redact
 from realtime.models import EntryKind
 from realtime.records import Entry, LateTranscript, Record, Response, Sink
+
+if TYPE_CHECKING:
+    from realtime.tools.runner import ToolResult
 
 # The first output of a response: audio over WebSocket, or (WebRTC) its audio starting to
 # play, or text.
@@ -94,7 +97,7 @@ class ConversationLog:
 
     def server_frame(self, text: str) -> None:
         """Note one of OpenAI's frames, as relayed (a glance for most of them)."""
-        event_type = _leading_type(text)
+        event_type = leading_type(text)
         if event_type is not None:
             if event_type in FIRST_OUTPUT:
                 self._first_output()
@@ -116,12 +119,28 @@ class ConversationLog:
             handler(self, event)
 
     def client_event(self, event: dict[str, Any]) -> None:
-        """Note a client event the proxy forwarded: a typed message is a turn that ends now
-        (the server's echo of the item records its text)."""
+        """Note a client event sent upstream (the proxy's client's, or a server tool's
+        output): a typed message, or a tool's output, is a turn that ends now; the response
+        to it is timed from here (the server's echo of the item records its text)."""
         if event.get("type") == "conversation.item.create":
             item = _dict(event.get("item"))
-            if item.get("type") == "message" and item.get("role") == "user":
+            typed = item.get("type") == "message" and item.get("role") == "user"
+            if typed or item.get("type") == "function_call_output":
                 self.turn_ended = self.clock()
+
+    def tool_run(self, call_id: str, name: str, result: ToolResult) -> None:
+        """Record what a server tool told the model, how it ended and how long it ran."""
+        self._emit(
+            Entry(
+                self.clock(),
+                EntryKind.TOOL_RUN,
+                tool_call_id=call_id,
+                name=name,
+                text=self._storable(result.output),
+                status=result.status,
+                duration_ms=result.duration_ms,
+            )
+        )
 
     def note(self, status: str, text: str = "") -> None:
         """Record something that happened to the recording itself (a sideband's attach or
@@ -333,7 +352,7 @@ def _item_status(item: dict[str, Any], response: Response) -> str:
     return _str(item.get("status")) or response.status
 
 
-def _leading_type(text: str) -> str | None:
+def leading_type(text: str) -> str | None:
     """The event type a frame begins with, or None if it begins otherwise."""
     if not text.startswith(_TYPE_FIRST):
         return None

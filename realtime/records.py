@@ -22,6 +22,7 @@ class Entry:
     name: str = ""
     text: str = ""
     status: str = ""
+    duration_ms: float | None = None  # a server tool's run
 
 
 @dataclass(slots=True)

@@ -1,4 +1,5 @@
-"""The server's own connection to a live WebRTC call: its sideband, which records the call.
+"""The server's own connection to a live WebRTC call: its sideband, which records the call
+and runs the server's tools for it.
 
 Once a call is relayed, ``sidebands().watch(call)`` attaches to it
 (``wss://…/realtime?call_id=rtc_…`` with the server key) and hears the call's events as its
@@ -31,10 +32,12 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest
 from websockets.exceptions import ConnectionClosed
 
-from realtime import drain, record_writer, sweep, upstream
+from realtime import agents, drain, record_writer, sweep, upstream
 from realtime.conf import get_settings
 from realtime.diagnostics import Exchange, end_session, note_carrier
 from realtime.recorder import ConversationLog
+from realtime.tools import calls as tool_calls
+from realtime.tools.registry import registered_tools
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +55,8 @@ class WatchedCall:
     call_id: str
     session_id: int
     model: str
+    user_id: int | None = None  # who made the call: a server tool's context
+    client_ip: str | None = None
 
 
 class Sidebands(Protocol):
@@ -76,10 +81,11 @@ class Sideband:
         self.log = ConversationLog(
             call.session_id,
             call.model,
-            record_writer.put,
+            record_writer.put if conf.record_conversations else _unrecorded,
             store_text=conf.store_transcripts,
             prices=conf.prices,
         )
+        self.tools: tool_calls.ServerToolCalls | None = None  # once the session's are known
         self.socket: upstream.RelaySocket | None = None
         self.end_reason = ""
         self.task: asyncio.Task[None] | None = None
@@ -116,6 +122,17 @@ class Sideband:
         try:
             # A process killed mid-call cannot end the row: the sweep of the next start will.
             await note_carrier(self.call.session_id, sweep.current())
+            # The tools of the session's agent as it started (the ek_ flow's, its mint's).
+            self.tools = tool_calls.for_session(
+                await agents.server_tools_of_session(self.call.session_id),
+                self._send,
+                transport="webrtc",
+                user_id=self.call.user_id,
+                client_ip=self.call.client_ip,
+                log=self.log,
+            )
+            if self.tools is not None:
+                self.tools.session_id = self.call.session_id
             async with asyncio.timeout(CALL_MAX_SECONDS):
                 await self._attach_while_the_call_lives()
         except TimeoutError:
@@ -124,6 +141,8 @@ class Sideband:
             logger.exception("the sideband of call %s failed", self.call.call_id)
             self.end_reason = self.end_reason or "internal_error"
         finally:
+            if self.tools is not None:
+                await self.tools.close()
             if self.socket is not None:
                 with contextlib.suppress(Exception):
                     await self.socket.close()
@@ -169,6 +188,8 @@ class Sideband:
                     message = await socket.recv()
                 if isinstance(message, str):
                     self.log.server_frame(message)
+                    if self.tools is not None:
+                        self.tools.server_frame(message)
         except TimeoutError:
             self.end_reason = self.end_reason or "idle_timeout"
             await socket.close()
@@ -185,6 +206,13 @@ class Sideband:
             self.end_reason = reason[:64] or "upstream_closed"
             return None
         return f"closed {code} {reason}".strip()
+
+    async def _send(self, text: str) -> None:
+        """Send an event of the server's own (a tool's output) into the call."""
+        socket = self.socket
+        if socket is not None:
+            with contextlib.suppress(ConnectionClosed):  # heard as a drop, and reattached
+                await socket.send(text)
 
     async def _wait_to_reattach(self, drops: int) -> bool:
         if drops >= len(REATTACH_DELAYS) or self.end_reason:
@@ -256,12 +284,25 @@ def watch_relayed_call(request: HttpRequest, exchange: Exchange) -> None:
     conf = get_settings()
     if exchange.session_id is None or not exchange.call_id:
         return
-    if not (conf.sideband and conf.record_conversations):
+    # Nothing to hear for: no record to keep, no tool to run.
+    if not conf.sideband or not (conf.record_conversations or registered_tools()):
         return
     if not isinstance(request, ASGIRequest):
         logger.warning("call %s has no sideband: sidebands need an ASGI server", exchange.call_id)
         return
-    sidebands().watch(WatchedCall(exchange.call_id, exchange.session_id, exchange.model))
+    sidebands().watch(
+        WatchedCall(
+            exchange.call_id,
+            exchange.session_id,
+            exchange.model,
+            user_id=exchange.user_id,
+            client_ip=exchange.client_ip,
+        )
+    )
+
+
+def _unrecorded(session_id: int, record: object) -> bool:
+    return True  # REALTIME_RECORD_CONVERSATIONS is off: the sideband runs tools only
 
 
 def sidebands() -> Sidebands:

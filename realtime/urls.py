@@ -2,12 +2,13 @@
 
 from django.urls import path
 
-from realtime import views
+from realtime import pages, views
 
 app_name = "realtime"
 
 urlpatterns = [
-    path("", views.voice_chat, name="voice_chat"),
+    path("", pages.voice_chat, name="voice_chat"),
+    path("agents/<slug:slug>/", pages.voice_chat, name="agent_chat"),
     path("api/realtime/client-secret", views.client_secret, name="client_secret"),
     path("api/realtime/handshake", views.handshake, name="handshake"),
     path("api/realtime/hangup", views.hangup, name="hangup"),

@@ -1,4 +1,5 @@
-"""HTTP: the voice chat page, the client-secret mint, the SDP handshake relay and hangup.
+"""HTTP: the client-secret mint, the SDP handshake relay and hangup (the page is
+``realtime.pages``').
 
 The API views are async (the upstream call is network I/O) and answer every failure as
 JSON ``{"error": {"code", "message", "hint"}}`` (``realtime.answers``). ``api_endpoint``
@@ -23,17 +24,14 @@ from typing import Any, TypeVar
 
 import orjson
 from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
-from django.shortcuts import render
-from django.urls import reverse
-from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_variables
 
-from realtime import pricing, ratelimit, routing, tokens, upstream
+from realtime import agents, ratelimit, routing, tokens, upstream
 from realtime.answers import NO_STORE, answer_upstream_failure, error_response
 from realtime.conf import MAX_BODY_BYTES, get_settings
 from realtime.csrf import csrf_failure
 from realtime.diagnostics import Exchange, end_hung_up_session, record
-from realtime.hints import BROWSER_HINTS
 from realtime.keys import fingerprint
 from realtime.models import ExchangeKind, Outcome, RealtimeSession, Source, Transport
 from realtime.sideband import sidebands, watch_relayed_call
@@ -45,7 +43,7 @@ HeaderCheck = Callable[["RelayAttempt"], Awaitable[Refusal]]
 Handler = Callable[["RelayAttempt"], Awaitable[HttpResponse]]
 View = Callable[[HttpRequest], Awaitable[HttpResponse]]
 # Keys a browser may send to the mint; the server decides everything else.
-MINT_PARAMETERS: frozenset[str] = frozenset({"transport"})
+MINT_PARAMETERS: frozenset[str] = frozenset({"transport", "agent"})
 # The shapes OpenAI gives its secrets and call ids, in the characters a header, a URL path
 # and every database column take as they are.
 BEARER_SECRET = re.compile(r"(?i:bearer) +(ek_[A-Za-z0-9._~+/-]{1,1000}=*)")
@@ -58,25 +56,6 @@ class ApiEndpoint:
 
     kind: ExchangeKind
     transport: str = ""
-
-
-@ensure_csrf_cookie
-def voice_chat(request: HttpRequest) -> HttpResponse:
-    conf = get_settings()
-    page_config = {
-        "handshakePath": reverse("realtime:handshake"),
-        "clientSecretPath": reverse("realtime:client_secret"),
-        "hangupPath": reverse("realtime:hangup"),
-        "websocketPath": routing.PAGE_PATH,
-        "model": conf.model,
-        "transport": conf.transport,
-        "webrtcFlow": conf.webrtc_flow,
-        "debug": conf.debug,
-        "emulator": conf.emulator,
-        "hints": BROWSER_HINTS,
-        "price": pricing.page_price(conf.model, conf.prices),
-    }
-    return render(request, "realtime/voice_chat.html", {"page_config": page_config})
 
 
 class RelayAttempt:
@@ -143,6 +122,20 @@ class RelayAttempt:
         elif get_settings().require_login:
             return await self.refuse("login_required")
         return None
+
+    async def profile(self, slug: Any) -> agents.Profile | JsonResponse:
+        """The configuration of the session asked for: the agent ``slug`` names (else the
+        default); noted on the exchange. A refusal if no active agent has that name."""
+        if slug is not None and not isinstance(slug, str):
+            return await self.refuse("unknown_agent", "'agent' must be an agent's slug.")
+        try:
+            profile = await agents.resolve(slug or None)
+        except agents.UnknownAgent as unknown:
+            return await self.refuse("unknown_agent", str(unknown))
+        self.exchange.model = profile.model
+        self.exchange.agent_id = profile.agent_id
+        self.exchange.agent_revision_id = profile.revision_id
+        return profile
 
     async def check_rate_limit(self) -> Refusal:
         conf = get_settings()
@@ -225,9 +218,12 @@ async def client_secret(attempt: RelayAttempt) -> HttpResponse:
         return await attempt.refuse("server_not_configured")
     if body.get("transport") == Transport.WEBSOCKET:
         return await _mint_proxy_token(attempt)
+    profile = await attempt.profile(body.get("agent"))
+    if isinstance(profile, JsonResponse):
+        return profile
     try:
         secret = await attempt.call_upstream(
-            upstream.mint_client_secret(conf.session_config(), conf.secret_ttl)
+            upstream.mint_client_secret(profile.session_config(), conf.secret_ttl)
         )
     except upstream.UpstreamError as error:
         return await attempt.fail(error, ephemeral=False)
@@ -303,7 +299,11 @@ async def handshake(attempt: RelayAttempt) -> HttpResponse:
     if bearer is None:
         if not conf.openai_api_key:
             return await attempt.refuse("server_not_configured")
-        session_config = conf.session_config()
+        # The ek_ flow's configuration is its secret's, chosen at the mint.
+        profile = await attempt.profile(attempt.request.GET.get("agent"))
+        if isinstance(profile, JsonResponse):
+            return profile
+        session_config = profile.session_config()
     try:
         answer = await attempt.call_upstream(upstream.create_call(offer, bearer, session_config))
     except upstream.UpstreamError as error:

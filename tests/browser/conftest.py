@@ -1,7 +1,6 @@
 """The page in a real browser: Debian's Chromium driven by Playwright, with a fake
 microphone that plays synthesised speech, against daphne serving the app and the emulator."""
 
-import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -100,18 +99,9 @@ def launch(playwright_driver, microphones, tmp_path) -> Iterator[Callable[[str],
         context.close()
 
 
-# A function tool the page's sessions have: a message that names it makes the emulated
-# model call it (the page does not run tools; the call is recorded all the same).
-LOOKUP_ORDER = {
-    "type": "function",
-    "name": "lookup_order",
-    "description": "Look up an order by its number.",
-    "parameters": {
-        "type": "object",
-        "properties": {"order": {"type": "string"}},
-        "required": ["order"],
-    },
-}
+# A server tool the page's sessions have: a message that names it makes the emulated model
+# call it, and the server runs it (the page only shows the call).
+SERVER_TOOLS = "tests.support.tools.lookup_order"
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +111,7 @@ def page_server(tmp_path_factory, emulator, unused_tcp_port_factory) -> Iterator
         env,
         unused_tcp_port_factory(),
         REALTIME_RATE_LIMIT="0",
-        REALTIME_TOOLS=json.dumps([LOOKUP_ORDER]),
+        REALTIME_SERVER_TOOLS=SERVER_TOOLS,
     )
     yield server
     server.kill()
@@ -135,7 +125,7 @@ def ephemeral_page_server(tmp_path_factory, emulator, unused_tcp_port_factory) -
         unused_tcp_port_factory(),
         REALTIME_RATE_LIMIT="0",
         REALTIME_WEBRTC_FLOW="ephemeral",
-        REALTIME_TOOLS=json.dumps([LOOKUP_ORDER]),
+        REALTIME_SERVER_TOOLS=SERVER_TOOLS,
     )
     yield server
     server.kill()

@@ -22,17 +22,25 @@ def type_a_message(page, text: str) -> None:
 
 
 def ask_for_a_tool(page, server) -> None:
-    """A typed message naming the session's tool: the model calls it. The page runs no tool
-    (so the model waits); the server hears the call all the same."""
+    """A typed message naming the server's tool: the model calls it, the server runs it, the
+    page shows the call and its result as they happen, and the model speaks of it."""
+    answers = (
+        "select id from realtime_conversationentry where kind = 'assistant' "
+        "and text like 'The lookup_order tool returned%'"
+    )
+    answered_before = len(rows(server, answers))  # by earlier tests' sessions
     page.get_by_label("Type instead of speaking").fill("lookup_order 42")
     page.get_by_role("button", name="Send").click()
+    tool_turn = page.locator(".turn.tool .text").last
+    expect(tool_turn).to_contain_text('lookup_order({"order": "42"})', timeout=30_000)
+    expect(tool_turn).to_contain_text('"status":"shipped"')
+    expect(page.locator(".turn.assistant .text").last).to_contain_text(
+        "The lookup_order tool returned", timeout=30_000
+    )
+    # Heard to its end (response.done), which the page's Stop would otherwise cut short.
     wait_for(
-        lambda: rows(
-            server,
-            "select id from realtime_conversationentry where kind = 'function_call' "
-            "and name = 'lookup_order' and text like '%42%'",
-        ),
-        what="the model's call of lookup_order to be recorded",
+        lambda: len(rows(server, answers)) > answered_before,
+        what="the model's answer with the tool's result to be recorded",
     )
 
 
@@ -81,7 +89,7 @@ def assert_recorded(server, session: dict) -> None:
     assert spoken
     assert "seconds of speech" in spoken[0]
     assert typed == ["a typed question", "lookup_order 42"]
-    assert len(replies) == 2
+    assert len(replies) == 3
     assert "a typed question" in replies[1]
     calls = [
         (entry["name"], json.loads(entry["text"]))
@@ -89,10 +97,13 @@ def assert_recorded(server, session: dict) -> None:
         if entry["kind"] == "function_call"
     ]
     assert calls == [("lookup_order", {"order": "42"})]
+    runs = [(entry["name"], entry["kind"]) for entry in entries if entry["kind"] == "tool_run"]
+    assert runs == [("lookup_order", "tool_run")]
+    assert "The lookup_order tool returned" in replies[-1]
     responses = rows(
         server, "select * from realtime_responserecord where session_id = ?", session["id"]
     )
-    assert len(responses) == 3
+    assert len(responses) == 4
     assert all(response["status"] == "completed" for response in responses)
     assert all(response["turn_to_done_ms"] > 0 for response in responses)
     assert float(session["cost_usd"]) > 0

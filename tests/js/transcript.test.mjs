@@ -68,3 +68,44 @@ test("the debug log elides audio but keeps text deltas", () => {
   assert.equal(shown.audio, "<65 base64 characters>");
   assert.equal(elideAudio({ delta: "a short transcript piece" }).delta, "a short transcript piece");
 });
+
+test("a tool call is a turn: its name and arguments, then the output the model was given", () => {
+  const call = { type: "function_call", id: "item_f", call_id: "call_1", name: "lookup_order" };
+  const steps = [];
+  const transcript = emptyTranscript();
+  for (const event of [
+    { type: "response.output_item.added", item: { ...call, arguments: "" } },
+    {
+      type: "response.function_call_arguments.done",
+      item_id: "item_f",
+      call_id: "call_1",
+      name: "lookup_order",
+      arguments: '{"order":"42"}',
+    },
+    {
+      type: "conversation.item.added",
+      item: { type: "function_call_output", id: "item_o", call_id: "call_1", output: '{"status":"shipped"}' },
+    },
+  ]) {
+    const turn = applyEvent(transcript, event);
+    steps.push({ role: turn.role, text: turn.text, done: turn.done });
+  }
+  assert.deepEqual(steps, [
+    { role: "tool", text: "calling lookup_order()…", done: false },
+    { role: "tool", text: 'calling lookup_order({"order":"42"})…', done: false },
+    { role: "tool", text: 'lookup_order({"order":"42"}) → {"status":"shipped"}', done: true },
+  ]);
+  assert.equal(transcript.turns.length, 1);
+});
+
+test("an output for a call the page never saw adds no turn", () => {
+  assert.deepEqual(
+    replay([
+      {
+        type: "conversation.item.added",
+        item: { type: "function_call_output", id: "item_o", call_id: "call_x", output: "{}" },
+      },
+    ]),
+    [],
+  );
+});

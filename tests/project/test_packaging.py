@@ -27,7 +27,7 @@ def requirements(extra: str | None = None) -> set[str]:
 
 
 def test_the_app_alone_needs_no_emulator_or_project_packages():
-    assert requirements() == {"django", "channels", "httpx", "websockets", "orjson"}
+    assert requirements() == {"django", "channels", "httpx", "websockets", "orjson", "pydantic"}
 
 
 def test_the_emulator_and_the_project_are_extras():

@@ -80,7 +80,8 @@ def test_manage_py_runserver_serves_asgi_through_daphne(server_env, unused_tcp_p
     server = Server(
         [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{unused_tcp_port}"],
         server_env,
-        ready_text="Quit the server with",
+        # Daphne's own line, once it listens (runserver's banner comes before the app loads).
+        ready_text="Listening on TCP address",
     )
     try:
         server.wait_ready()
@@ -89,4 +90,4 @@ def test_manage_py_runserver_serves_asgi_through_daphne(server_env, unused_tcp_p
         server.kill()
 
     assert "Starting ASGI/Daphne" in server.output
-    assert response.status_code == 200
+    assert response.status_code == 200, server.output

@@ -14,6 +14,7 @@ from django.utils import timezone
 from realtime import retirements
 from realtime.diagnostics import Exchange, record_sync
 from realtime.models import (
+    Agent,
     ConversationEntry,
     ExchangeKind,
     Outcome,
@@ -508,3 +509,34 @@ def test_the_cost_per_day_sums_sessions_by_day_and_user(admin_client, conversati
         reverse("admin:realtime_realtimesession_cost")
         in admin_client.get(reverse(SESSIONS)).content.decode()
     )
+
+
+def test_a_sessions_page_shows_its_server_tool_runs_and_the_agent_version_it_used(
+    admin_client, conversation
+):
+    agent = Agent.objects.create(name="Concierge", slug="concierge", instructions="Be warm.")
+    agent.instructions = "Be warmer."
+    agent.save()  # version 2; the session started with version 1
+    RealtimeSession.objects.filter(pk=conversation.pk).update(
+        agent=agent, agent_revision=agent.revisions.get(version=1)
+    )
+    ConversationEntry.objects.create(
+        session=conversation,
+        at=conversation.started_at + timezone.timedelta(seconds=7.5),
+        kind="tool_run",
+        name="lookup_order",
+        tool_call_id="call_1",
+        text='{"error": "TimeoutError"}',
+        status="timeout",
+        duration_ms=10003.7,
+    )
+
+    detail = admin_client.get(
+        reverse("admin:realtime_realtimesession_change", args=[conversation.pk])
+    )
+
+    (run,) = [row for row in detail.context["timeline"] if row.label.startswith("server tool run")]
+    assert run.label == "server tool run: lookup_order"
+    assert run.who == "error"  # a timed-out run stands out
+    assert run.details == "call_1 · ran 10,004 ms · timeout"
+    assert ("agent", "Concierge v1") in detail.context["totals"]

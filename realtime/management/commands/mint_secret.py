@@ -17,7 +17,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from realtime import retirements, tokens, upstream
+from realtime import agents, retirements, tokens, upstream
 from realtime.answers import answer_upstream_failure
 from realtime.conf import SECRET_TTL_RANGE, SETTING_NAMES, get_settings
 from realtime.diagnostics import Exchange, record_sync
@@ -30,7 +30,12 @@ class Command(BaseCommand):
     help = "Mint an ephemeral realtime client secret (ek_…) with the server's OpenAI key."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--model", help="session model (default: REALTIME_MODEL)")
+        parser.add_argument(
+            "--agent", help="the agent (its slug) whose configuration the session has"
+        )
+        parser.add_argument(
+            "--model", help="session model (default: the agent's or REALTIME_MODEL)"
+        )
         parser.add_argument("--voice", help="output voice (default: REALTIME_VOICE)")
         parser.add_argument(
             "--instructions", help="session instructions (default: REALTIME_INSTRUCTIONS)"
@@ -59,8 +64,12 @@ class Command(BaseCommand):
             raise CommandError(f"--ttl must be {low}..{high} seconds, not {ttl}")
         if options["user"] and not options["proxy"]:
             raise CommandError("--user only applies to --proxy tokens")
-        session = conf.session_config()
-        session["model"] = options["model"] or conf.model
+        try:
+            profile = agents.resolve_sync(options["agent"])
+        except agents.UnknownAgent as unknown:
+            raise CommandError(str(unknown), returncode=1) from None
+        session = profile.session_config()
+        session["model"] = options["model"] or profile.model
         if options["instructions"]:
             session["instructions"] = options["instructions"]
         if options["voice"]:
@@ -70,14 +79,18 @@ class Command(BaseCommand):
         named = [("--model", options["model"])] if options["model"] else []
         if options.get("skip_checks", True):
             if not options["model"]:
-                named.append((SETTING_NAMES["model"], conf.model))
+                named.append((SETTING_NAMES["model"], profile.model))
             named.append((SETTING_NAMES["transcription_model"], conf.transcription_model))
         for where, model in named:
             if notice := retirements.notice_for(model):
                 self.stderr.write(f"warning: {where}: {notice}", style_func=self.style.WARNING)
 
         exchange = Exchange(
-            kind=ExchangeKind.CLIENT_SECRET, source=Source.CLI, model=session["model"]
+            kind=ExchangeKind.CLIENT_SECRET,
+            source=Source.CLI,
+            model=session["model"],
+            agent_id=profile.agent_id,
+            agent_revision_id=profile.revision_id,
         )
         started = time.perf_counter()
         asked_at = int(time.time())
@@ -90,7 +103,9 @@ class Command(BaseCommand):
             raise CommandError(f"{missing.message}\nhint: {missing.hint}", returncode=1)
 
         if options["proxy"]:
-            self.mint_proxy_token(exchange, ttl, options["user"], started, as_json=options["json"])
+            self.mint_proxy_token(
+                exchange, ttl, options["user"], started, options["agent"], as_json=options["json"]
+            )
             return
 
         if conf.emulator:
@@ -137,7 +152,14 @@ class Command(BaseCommand):
         )
 
     def mint_proxy_token(
-        self, exchange: Exchange, ttl: int, username: str | None, started: float, *, as_json: bool
+        self,
+        exchange: Exchange,
+        ttl: int,
+        username: str | None,
+        started: float,
+        agent: str | None,
+        *,
+        as_json: bool,
     ) -> None:
         user_id = None
         if username:
@@ -160,6 +182,7 @@ class Command(BaseCommand):
             f"expires {datetime.fromtimestamp(token.expires_at, UTC):%Y-%m-%d %H:%M:%S} UTC "
             f"(in {_duration(ttl)}), proxy token for "
             f"{username or 'an anonymous user'}; connect to ws://<this server>/v1/realtime"
+            + (f"?agent={agent}" if agent else "")
         )
 
 

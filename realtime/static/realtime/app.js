@@ -89,7 +89,7 @@ function renderTurn(turn) {
     bubble.className = `turn ${turn.role}`;
     const who = document.createElement("span");
     who.className = "who";
-    who.textContent = turn.role === "user" ? "You" : "Assistant";
+    who.textContent = { user: "You", assistant: "Assistant", tool: "Tool" }[turn.role];
     const text = document.createElement("span");
     text.className = "text";
     bubble.append(who, text);

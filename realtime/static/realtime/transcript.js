@@ -1,9 +1,17 @@
 // The live transcript as data: realtime server events in, a list of turns out. Pure, so
 // Node's test runner checks it (tests/js/transcript.test.mjs); app.js renders the turns.
 
-// A turn: { id, role: "user" | "assistant", text, done }.
+// A turn: { id, role: "user" | "assistant" | "tool", text, done }. A tool turn is a
+// function call the model made: its name and arguments, then the output it was given
+// (by this server for its own tools).
 export function emptyTranscript() {
-  return { turns: [], byId: new Map() };
+  return { turns: [], byId: new Map(), byCallId: new Map() };
+}
+
+function describeCall(turn) {
+  const called = `${turn.name}(${turn.arguments ?? ""})`;
+  if (turn.output !== undefined) return `${called} → ${turn.output}`;
+  return `calling ${called}…`;
 }
 
 function turnFor(transcript, id, role) {
@@ -34,8 +42,33 @@ export function applyEvent(transcript, event) {
       turn.done = true;
       return turn;
     }
+    case "response.output_item.added": {
+      const item = event.item || {};
+      if (item.type !== "function_call") return null;
+      const turn = turnFor(transcript, item.id, "tool");
+      turn.name = item.name;
+      transcript.byCallId.set(item.call_id, turn);
+      turn.text = describeCall(turn);
+      return turn;
+    }
+    case "response.function_call_arguments.done": {
+      const turn = turnFor(transcript, event.item_id, "tool");
+      turn.name = turn.name || event.name;
+      turn.arguments = event.arguments;
+      transcript.byCallId.set(event.call_id, turn);
+      turn.text = describeCall(turn);
+      return turn;
+    }
     case "conversation.item.added": {
       const item = event.item || {};
+      if (item.type === "function_call_output") {
+        const turn = transcript.byCallId.get(item.call_id);
+        if (!turn) return null;
+        turn.output = item.output;
+        turn.text = describeCall(turn);
+        turn.done = true;
+        return turn;
+      }
       const typed = (item.content || []).find((part) => part.type === "input_text");
       if (item.role !== "user" || !typed) return null;
       const turn = turnFor(transcript, item.id, "user");

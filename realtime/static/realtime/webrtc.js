@@ -43,9 +43,12 @@ export class WebRTCTransport {
 
   async authorisation() {
     if (this.config.webrtcFlow !== "ephemeral") return { "X-CSRFToken": csrfToken() };
+    // The agent the page talks to (none: the default), which the secret's session is for.
+    const agent = this.config.agent ? { agent: this.config.agent } : {};
     const minted = await fetch(endpoint(this.config.clientSecretPath), {
       method: "POST",
-      headers: { "X-CSRFToken": csrfToken() },
+      body: JSON.stringify(agent),
+      headers: { "X-CSRFToken": csrfToken(), "Content-Type": "application/json" },
       credentials: "same-origin",
     });
     if (!minted.ok) throw await problemFromResponse(minted);

@@ -1,0 +1,173 @@
+"""Which configuration a session uses: the settings' own, or an agent's from the admin.
+
+A ``Profile`` is everything the server decides about a session (model, voice,
+instructions, transcription, turn detection, tools) frozen when the session starts, so a
+change in the admin applies to the next session and never to one under way. ``resolve``
+picks the profile for a request: the active agent of a slug, else the default agent, else
+the settings (``REALTIME_MODEL``, ``REALTIME_INSTRUCTIONS``, … and every server tool). The
+mint, the unified handshake, the WebSocket proxy's policy and lock, and the sideband all
+take their configuration from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from channels.db import database_sync_to_async
+
+from realtime import retirements
+from realtime.agent_models import Agent, AgentRevision, TurnDetection
+from realtime.conf import RealtimeSettings, get_settings
+from realtime.tools.registry import ServerTool, registered_tools
+
+
+class UnknownAgent(Exception):
+    """No active agent has the slug a request named."""
+
+    def __init__(self, slug: str) -> None:
+        self.slug = slug
+        super().__init__(f"No active agent is named {slug!r}.")
+
+
+@dataclass(frozen=True)
+class Profile:
+    model: str
+    voice: str
+    instructions: str
+    transcription_model: str  # empty: no input transcription
+    turn_detection: dict[str, Any] | None  # None: OpenAI's default (server VAD)
+    declared_tools: tuple[dict[str, Any], ...]  # REALTIME_TOOLS, which clients run
+    server_tool_names: tuple[str, ...] | None  # None: every registered server tool
+    agent_id: int | None = None
+    agent_slug: str = ""
+    revision_id: int | None = None
+
+    @classmethod
+    def from_settings(cls, conf: RealtimeSettings) -> Profile:
+        return cls(
+            model=conf.model,
+            voice=conf.voice,
+            instructions=conf.instructions,
+            transcription_model=conf.transcription_model,
+            turn_detection=None,
+            declared_tools=conf.tools,
+            server_tool_names=None,
+        )
+
+    @classmethod
+    def of_agent(cls, agent: Agent, conf: RealtimeSettings, revision_id: int | None) -> Profile:
+        transcription = ""
+        if agent.transcription:
+            transcription = agent.transcription_model or conf.transcription_model
+        turn_detection: dict[str, Any] = {"type": agent.turn_detection}
+        if agent.turn_detection == TurnDetection.SEMANTIC_VAD:
+            turn_detection["eagerness"] = agent.eagerness
+        return cls(
+            model=agent.model or conf.model,
+            voice=agent.voice,
+            instructions=agent.instructions,
+            transcription_model=transcription,
+            turn_detection=turn_detection,
+            declared_tools=conf.tools,
+            server_tool_names=tuple(agent.server_tools),
+            agent_id=agent.pk,
+            agent_slug=agent.slug,
+            revision_id=revision_id,
+        )
+
+    def server_tools(self) -> dict[str, ServerTool]:
+        """The server tools this session may call, by name."""
+        registered = registered_tools()
+        if self.server_tool_names is None:
+            return registered
+        return {name: registered[name] for name in self.server_tool_names if name in registered}
+
+    def tools(self) -> list[dict[str, Any]]:
+        """Every tool the session declares: the clients' and the server's own."""
+        declared = [dict(tool) for tool in self.declared_tools]
+        return declared + [tool.definition() for tool in self.server_tools().values()]
+
+    def model_for(self, requested: str | None, conf: RealtimeSettings) -> str:
+        """The model a client asked for if the allow-list names it, else the profile's."""
+        if requested and (requested == self.model or requested in conf.allowed_models):
+            return requested
+        return self.model
+
+    def session_config(self) -> dict[str, Any]:
+        """The GA session object this server asks for (mint body and unified calls)."""
+        audio_input: dict[str, Any] = {}
+        if self.transcription_model:
+            audio_input["transcription"] = {"model": self.transcription_model}
+        if self.turn_detection is not None:
+            audio_input["turn_detection"] = dict(self.turn_detection)
+        session: dict[str, Any] = {
+            "type": "realtime",
+            "model": self.model,
+            "instructions": self.instructions,
+            "audio": {"output": {"voice": self.voice}},
+        }
+        if audio_input:
+            session["audio"] = {"input": audio_input, **session["audio"]}
+        if tools := self.tools():
+            session["tools"] = tools
+        return session
+
+
+def resolve_sync(slug: str | None) -> Profile:
+    """The profile for a session that names ``slug`` (or none); raise ``UnknownAgent``."""
+    conf = get_settings()
+    active = Agent.objects.filter(is_active=True)
+    agent = active.filter(slug=slug).first() if slug else active.filter(is_default=True).first()
+    if agent is None:
+        if slug:
+            raise UnknownAgent(slug)
+        return Profile.from_settings(conf)
+    revision = (
+        AgentRevision.objects.filter(agent=agent, version=agent.version)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return Profile.of_agent(agent, conf, revision)
+
+
+resolve = database_sync_to_async(resolve_sync)
+
+
+@database_sync_to_async
+def server_tools_of_session(session_id: int) -> dict[str, ServerTool]:
+    """The server tools the session's agent (as its revision was) may call; every
+    registered one for a session of the settings."""
+    from realtime.models import RealtimeSession
+
+    revision = (
+        RealtimeSession.objects.filter(pk=session_id)
+        .values_list("agent_revision__configuration", flat=True)
+        .first()
+    )
+    registered = registered_tools()
+    if not isinstance(revision, dict):
+        return registered
+    return {
+        name: registered[name] for name in revision.get("server_tools", []) if name in registered
+    }
+
+
+def configuration_problems(agent: Agent) -> dict[str, str]:
+    """Why an agent's configuration cannot be used, by field (the admin form shows them)."""
+    conf = get_settings()
+    problems = {}
+    allowed = {conf.model, *conf.allowed_models}
+    if agent.model and agent.model not in allowed:
+        problems["model"] = (
+            f"{agent.model} is not allowed here: use REALTIME_MODEL ({conf.model}) or add it "
+            "to REALTIME_ALLOWED_MODELS."
+        )
+    for field in ("model", "transcription_model"):
+        notice = retirements.notice_for(getattr(agent, field)) if getattr(agent, field) else None
+        if notice is not None and notice.shut_down and field not in problems:
+            problems[field] = str(notice)
+    unknown = sorted(set(agent.server_tools) - set(registered_tools()))
+    if unknown:
+        problems["server_tools"] = f"Not among REALTIME_SERVER_TOOLS: {', '.join(unknown)}."
+    return problems
