@@ -2,9 +2,6 @@
 the page's calls are. The SDK is the package's own browser bundle, unchanged, served from
 the relay's origin; its secret comes from `manage.py mint_secret`, as an operator's would."""
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +9,7 @@ from playwright.sync_api import Route
 
 from tests.browser.conftest import rows
 from tests.support.polling import wait_for
-from tests.support.servers import PROJECT, Server
+from tests.support.servers import PROJECT, Server, mint_secret
 
 SDK_TESTS = PROJECT / "tests" / "sdk-js"
 BUNDLE = SDK_TESTS / "node_modules" / "@openai" / "agents-realtime" / "dist" / "bundle"
@@ -41,19 +38,6 @@ def serve_the_sdk(server: Server):
     return serve
 
 
-def minted_secret(server: Server) -> str:
-    answer = subprocess.run(
-        [sys.executable, "manage.py", "mint_secret", "--json"],
-        cwd=PROJECT,
-        env=server.env,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
-    return json.loads(answer)["value"]
-
-
 @pytest.fixture
 def sdk_bundle() -> Path:
     assert (BUNDLE / "openai-realtime-agents.mjs").is_file(), (
@@ -73,7 +57,7 @@ def test_the_agents_sdks_webrtc_call_through_the_relay_is_recorded(launch, page_
             return holdACall(options);
         }""",
         {
-            "apiKey": minted_secret(page_server),
+            "apiKey": mint_secret(page_server)["value"],
             "baseUrl": f"{page_server.url}/api/realtime/handshake",
             "typed": TYPED,
         },

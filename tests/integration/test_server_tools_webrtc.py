@@ -12,6 +12,7 @@ from realtime.models import ConversationEntry
 from tests.integration.test_sideband import (
     ended,
     hang_up,
+    mint,
     relay_call,
     sideband_attached,
     typed_turn,
@@ -71,15 +72,9 @@ async def test_a_call_through_the_relay_gets_the_server_tools_answer_and_the_log
 async def test_an_ephemeral_call_runs_the_server_tools_its_mint_declared(
     browser, csrf_token, caller, emulator
 ):
-    minted = await browser.post(
-        "/api/realtime/client-secret",
-        data={},
-        content_type="application/json",
-        headers={"X-CSRFToken": csrf_token},
-    )
-    assert minted.status_code == 200, minted.content
-    assert "lookup_order" in [tool["name"] for tool in minted.json()["session"]["tools"]]
-    call_id = await relay_call(browser, csrf_token, caller, bearer=minted.json()["value"])
+    minted = await mint(browser, csrf_token)
+    assert "lookup_order" in [tool["name"] for tool in minted["session"]["tools"]]
+    call_id = await relay_call(browser, csrf_token, caller, bearer=minted["value"])
     await sideband_attached(emulator)
 
     await typed_turn(caller, "lookup_order 9")

@@ -36,6 +36,18 @@ async def relay_call(browser, csrf_token, caller: WebRTCClient, bearer: str | No
     return answer["X-Realtime-Call-Id"]
 
 
+async def mint(browser, csrf_token) -> dict:
+    """An ek_ secret, minted as the page mints one (the ephemeral flow)."""
+    minted = await browser.post(
+        "/api/realtime/client-secret",
+        data={},
+        content_type="application/json",
+        headers={"X-CSRFToken": csrf_token},
+    )
+    assert minted.status_code == 200, minted.content
+    return minted.json()
+
+
 def call_outputs(emulator) -> int:
     """How many connections hear the emulator's one WebRTC call (its data channel and any
     sideband)."""
@@ -127,13 +139,8 @@ async def test_a_unified_call_is_recorded_by_its_sideband_until_hangup(
 async def test_an_ephemeral_call_is_recorded_under_the_session_its_mint_started(
     browser, csrf_token, caller, emulator
 ):
-    minted = await browser.post(
-        "/api/realtime/client-secret",
-        data={},
-        content_type="application/json",
-        headers={"X-CSRFToken": csrf_token},
-    )
-    call_id = await relay_call(browser, csrf_token, caller, bearer=minted.json()["value"])
+    minted = await mint(browser, csrf_token)
+    call_id = await relay_call(browser, csrf_token, caller, bearer=minted["value"])
     await sideband_attached(emulator)
     await typed_turn(caller, "hello with a secret")
     await hang_up(browser, csrf_token, call_id)

@@ -4,13 +4,12 @@ OpenAIRealtimeWebSocket transport with the `url` option and a proxy token as API
 import json
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.servers import PROJECT, Server, project_env, run_daphne
+from tests.support.servers import PROJECT, Server, mint_secret, project_env, run_daphne
 
 SDK_TESTS = PROJECT / "tests" / "sdk-js"
 
@@ -26,15 +25,7 @@ def agents_sdk() -> Path:
 
 
 def agents_text_turn(agents_sdk: Path, server, **env: str) -> dict:
-    token = subprocess.run(
-        [sys.executable, "manage.py", "mint_secret", "--proxy", "--json"],
-        cwd=PROJECT,
-        env=server.env,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
+    token = mint_secret(server, "--proxy")["value"]
 
     result = subprocess.run(
         [str(agents_sdk), "agents_text_turn.mjs"],
@@ -42,7 +33,7 @@ def agents_text_turn(agents_sdk: Path, server, **env: str) -> dict:
         env={
             **server.env,
             "PROXY_URL": f"{server.websocket_url}/v1/realtime?model=gpt-realtime-2.1",
-            "PROXY_TOKEN": json.loads(token)["value"],
+            "PROXY_TOKEN": token,
             **env,
         },
         capture_output=True,

@@ -2,6 +2,7 @@
 `manage.py runserver` and uvicorn, each with its own migrated SQLite database."""
 
 import contextlib
+import json
 import os
 import signal
 import sqlite3
@@ -190,3 +191,18 @@ def create_superuser(env: dict[str, str], username: str, password: str) -> None:
         capture_output=True,
         timeout=60,
     )
+
+
+def mint_secret(server: Server, *flags: str) -> dict:
+    """Run ``manage.py mint_secret --json`` against ``server``'s settings, as an operator
+    would; its answer."""
+    answer = subprocess.run(
+        [sys.executable, "manage.py", "mint_secret", "--json", *flags],
+        cwd=PROJECT,
+        env=server.env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    return json.loads(answer)
