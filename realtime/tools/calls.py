@@ -33,7 +33,10 @@ from realtime.tools.runner import ToolContext, ToolResult, run
 logger = logging.getLogger(__name__)
 
 # The events the calls depend on; every other frame passes at a glance.
-HEARD = frozenset({"response.created", "response.done", "response.function_call_arguments.done"})
+HEARD = frozenset(
+    {"response.created", "response.done", "response.function_call_arguments.done", "error"}
+)
+BUSY = "conversation_already_has_active_response"
 Send = Callable[[str], Awaitable[None]]
 
 
@@ -87,6 +90,8 @@ class ServerToolCalls:
         self.running: dict[str, asyncio.Task[None]] = {}
         self.responding = False  # a response is under way
         self.answer_pending = False  # outputs were sent that no response has heard yet
+        self.asked: str | None = None  # the event id of our response.create, until created
+        self._asks = 0
 
     def owns(self, call_id: Any) -> bool:
         """Whether ``call_id`` is a call this server answers (a client may not)."""
@@ -125,6 +130,9 @@ class ServerToolCalls:
         event_type = event.get("type")
         if event_type == "response.created":
             self.responding = True
+            self.asked = None
+        elif event_type == "error":
+            self._refused(event.get("error"))
         elif event_type == "response.function_call_arguments.done":
             self._start(event.get("call_id"), event.get("name"), event.get("arguments"))
         elif event_type == "response.done":
@@ -198,10 +206,21 @@ class ServerToolCalls:
             return
         self.answer_pending = False
         self.responding = True  # asked for; response.created will say so too
-        task = asyncio.get_running_loop().create_task(
-            self.send(orjson.dumps({"type": "response.create"}).decode())
-        )
+        self._asks += 1
+        self.asked = f"event_server_tools_answer_{self._asks}"
+        ask = {"type": "response.create", "event_id": self.asked}
+        task = asyncio.get_running_loop().create_task(self.send(orjson.dumps(ask).decode()))
         task.add_done_callback(_report_send_failure)
+
+    def _refused(self, error: Any) -> None:
+        # Our response.create refused: a response began meanwhile (a client's, or the
+        # server VAD's), so ask again once it is done; never lose the tool's answer.
+        if not isinstance(error, dict) or self.asked is None or error.get("event_id") != self.asked:
+            return
+        self.asked = None
+        self.answer_pending = True
+        self.responding = error.get("code") == BUSY
+        self._answer_if_ready()
 
 
 @database_sync_to_async

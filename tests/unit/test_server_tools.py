@@ -337,3 +337,32 @@ async def test_the_readmes_example_tool_tells_the_time_and_an_unknown_zone_is_an
     unknown = await run(example, '{"timezone": "Mars/Olympus"}', CONTEXT, time_limit=5)
     assert unknown.status == "error"
     assert "Mars/Olympus" in json.loads(unknown.output)["error"]
+
+
+async def test_a_refused_ask_for_the_answer_is_made_again_after_the_response_under_way():
+    upstream = Upstream()
+    calls = calls_of(upstream, "add_numbers")
+    calls.server_frame(arguments_done("call_1", "add_numbers", '{"first": 1}'))
+    await settle(calls)
+    calls.server_frame(response_done())
+    await settle(calls)
+    ask = upstream.sent[-1]
+    assert ask["type"] == "response.create"
+    # A client's response.create got there first: ours is refused, the other runs.
+    calls.server_frame(
+        json.dumps(
+            {
+                "type": "error",
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "conversation_already_has_active_response",
+                    "event_id": ask["event_id"],
+                },
+            }
+        )
+    )
+    await settle(calls)
+    assert upstream.types().count("response.create") == 1
+    calls.server_frame(response_done())
+    await settle(calls)
+    assert upstream.types().count("response.create") == 2
