@@ -124,6 +124,10 @@ def servers() -> Iterator[tuple[str, str]]:
         "PATH": os.environ["PATH"],
         "ENV_FILES": "",
         "DEBUG": "false",
+        # Plain http on loopback: no https redirect, cookies (CSRF) over http.
+        "SECURE_SSL_REDIRECT": "false",
+        "CSRF_COOKIE_SECURE": "false",
+        "SESSION_COOKIE_SECURE": "false",
         "SECRET_KEY": "bench-" + "x" * 44,
         "DATABASE_URL": f"sqlite:///{workdir}/bench.sqlite3",
         "OPENAI_API_KEY": SERVER_KEY,

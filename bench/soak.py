@@ -59,6 +59,10 @@ HTTP_FAULTS = [
 SOCKET_FAULTS = [{"status": 500}, {"never_open": True}, {"drop_after_events": 40}]
 SERVER_SETTINGS = {
     "DEBUG": "false",
+    # Plain http on loopback: no https redirect, cookies (CSRF) over http.
+    "SECURE_SSL_REDIRECT": "false",
+    "CSRF_COOKIE_SECURE": "false",
+    "SESSION_COOKIE_SECURE": "false",
     "REALTIME_RATE_LIMIT": "0",
     "REALTIME_PROXY_MAX_SESSIONS_PER_USER": "1000",
     "REALTIME_CONNECT_TIMEOUT": "2",

@@ -213,6 +213,10 @@ def relay_env(database: Path, base_url: str) -> dict[str, str]:
     return {
         **project_env(database, base_url),
         "DEBUG": "false",
+        # Plain http on loopback: no https redirect, cookies (CSRF) over http.
+        "SECURE_SSL_REDIRECT": "false",
+        "CSRF_COOKIE_SECURE": "false",
+        "SESSION_COOKIE_SECURE": "false",
         "ALLOWED_HOSTS": "127.0.0.1",
         "OPENAI_API_KEY": KEY,
         "REALTIME_RATE_LIMIT": "0",

@@ -2,13 +2,14 @@
 
 from django.urls import path
 
-from realtime import pages, views
+from realtime import health, pages, views
 
 app_name = "realtime"
 
 urlpatterns = [
     path("", pages.voice_chat, name="voice_chat"),
     path("agents/<slug:slug>/", pages.voice_chat, name="agent_chat"),
+    path("healthz", health.healthz, name="healthz"),
     path("api/realtime/client-secret", views.client_secret, name="client_secret"),
     path("api/realtime/handshake", views.handshake, name="handshake"),
     path("api/realtime/hangup", views.hangup, name="hangup"),

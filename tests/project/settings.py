@@ -12,6 +12,9 @@ for name in list(os.environ):
 os.environ["ENV_FILES"] = ""
 os.environ["SECRET_KEY"] = "test-secret-key-not-for-production"
 os.environ["DEBUG"] = "false"
+# The test client speaks plain http: production's redirect to https would answer every
+# request with a 301 (tests/project/test_deploy.py checks the secure defaults themselves).
+os.environ["SECURE_SSL_REDIRECT"] = "false"
 
 from voiceproject.settings import *  # noqa: E402, F403
 

@@ -117,7 +117,10 @@ def test_a_server_with_a_key_has_no_emulator(daphne):
 
 
 def test_a_production_server_without_a_key_answers_503_not_an_emulator(start_daphne):
-    server = start_daphne(OPENAI_API_KEY="", DEBUG="false")
+    # Production settings, but plain http on loopback: no redirect, the CSRF cookie over http.
+    server = start_daphne(
+        OPENAI_API_KEY="", DEBUG="false", SECURE_SSL_REDIRECT="false", CSRF_COOKIE_SECURE="false"
+    )
     with httpx.Client(base_url=server.url, timeout=10) as browser:
         page = browser.get("/")
         minted = browser.post(
