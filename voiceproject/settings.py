@@ -35,6 +35,8 @@ MIDDLEWARE = [
     # First: it answers the API's requests that the middleware below would refuse in HTML.
     "realtime.middleware.ApiErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Permissions-Policy: the page may use the microphone, from its own origin only.
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -153,6 +155,19 @@ try:
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", not DEBUG)
     SECURE_REFERRER_POLICY = env.str("SECURE_REFERRER_POLICY", "same-origin")
     X_FRAME_OPTIONS = env.str("X_FRAME_OPTIONS", "DENY")
+    # What browser features pages may use: the microphone from this origin (the page's
+    # voice chat), nothing else of the sensitive ones; a JSON object replaces it.
+    PERMISSIONS_POLICY = env.json(
+        "PERMISSIONS_POLICY",
+        {
+            "microphone": ["self"],
+            "camera": [],
+            "geolocation": [],
+            "payment": [],
+            "usb": [],
+            "display-capture": [],
+        },
+    )
 
     DATABASES = {"default": env.database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

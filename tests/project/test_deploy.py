@@ -42,6 +42,9 @@ def test_pages_carry_the_secure_headers(client):
     assert page["Referrer-Policy"] == "same-origin"
     assert page["X-Content-Type-Options"] == "nosniff"
     assert "Secure" in str(page.cookies["csrftoken"])
+    assert page["Permissions-Policy"] == (
+        "camera=(), display-capture=(), geolocation=(), microphone=(self), payment=(), usb=()"
+    )
 
 
 @pytest.mark.django_db

@@ -12,7 +12,7 @@ from packaging.requirements import Requirement
 from tests.support.servers import PROJECT
 
 EMULATOR_STACK = {"aiortc", "aioice", "av", "numpy", "uvicorn"}
-PROJECT_STACK = {"daphne", "django-environ"}
+PROJECT_STACK = {"daphne", "django-environ", "django-permissions-policy"}
 INSTALL_LINE = "pip install 'voiceproject[emulator]'"
 
 
