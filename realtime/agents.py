@@ -11,6 +11,7 @@ take their configuration from it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,21 +79,12 @@ class Profile:
 
     def server_tools(self) -> dict[str, ServerTool]:
         """The server tools this session may call, by name."""
-        registered = registered_tools()
-        if self.server_tool_names is None:
-            return registered
-        return {name: registered[name] for name in self.server_tool_names if name in registered}
+        return _registered_among(self.server_tool_names)
 
     def tools(self) -> list[dict[str, Any]]:
         """Every tool the session declares: the clients' and the server's own."""
         declared = [dict(tool) for tool in self.declared_tools]
         return declared + [tool.definition() for tool in self.server_tools().values()]
-
-    def model_for(self, requested: str | None, conf: RealtimeSettings) -> str:
-        """The model a client asked for if the allow-list names it, else the profile's."""
-        if requested and (requested == self.model or requested in conf.allowed_models):
-            return requested
-        return self.model
 
     def session_config(self) -> dict[str, Any]:
         """The GA session object this server asks for (mint body and unified calls)."""
@@ -134,23 +126,33 @@ def resolve_sync(slug: str | None) -> Profile:
 resolve = database_sync_to_async(resolve_sync)
 
 
-@database_sync_to_async
-def server_tools_of_session(session_id: int) -> dict[str, ServerTool]:
+async def server_tools_of_session(session_id: int) -> dict[str, ServerTool]:
     """The server tools the session's agent (as its revision was) may call; every
-    registered one for a session of the settings."""
+    registered one for a session of the settings. No query when the server has none."""
+    if not registered_tools():
+        return {}
+    revision = await _revision_configuration(session_id)
+    names = revision.get("server_tools", []) if isinstance(revision, dict) else None
+    return _registered_among(names)
+
+
+@database_sync_to_async
+def _revision_configuration(session_id: int) -> Any:
     from realtime.models import RealtimeSession
 
-    revision = (
+    return (
         RealtimeSession.objects.filter(pk=session_id)
         .values_list("agent_revision__configuration", flat=True)
         .first()
     )
+
+
+def _registered_among(names: Iterable[str] | None) -> dict[str, ServerTool]:
+    """The registered server tools ``names`` lists (all of them for None), by name."""
     registered = registered_tools()
-    if not isinstance(revision, dict):
+    if names is None:
         return registered
-    return {
-        name: registered[name] for name in revision.get("server_tools", []) if name in registered
-    }
+    return {name: registered[name] for name in names if name in registered}
 
 
 def configuration_problems(agent: Agent) -> dict[str, str]:

@@ -140,11 +140,13 @@ class RealtimeSettings:
                     break
         return found
 
-    def model_for(self, requested: str | None) -> str:
-        """The model a client asked for if the allow-list names it, else the configured one."""
-        if requested and (requested == self.model or requested in self.allowed_models):
+    def model_for(self, requested: str | None, default: str | None = None) -> str:
+        """The model a client asked for if the allow-list names it (or it is the
+        ``default``: the session's agent's model, else ``REALTIME_MODEL``), else the default."""
+        default = default or self.model
+        if requested and (requested == default or requested in self.allowed_models):
             return requested
-        return self.model
+        return default
 
     def session_config(self) -> dict[str, Any]:
         """The GA session object the settings ask for, with no agent chosen (mint body and
@@ -152,13 +154,6 @@ class RealtimeSettings:
         from realtime.agents import Profile  # imports the models and the project's tools
 
         return Profile.from_settings(self).session_config()
-
-    def session_tools(self) -> list[dict[str, Any]]:
-        """Every tool a session of the settings has: the declared ones (``REALTIME_TOOLS``,
-        which the client runs) and the server's own (``REALTIME_SERVER_TOOLS``)."""
-        from realtime.agents import Profile
-
-        return Profile.from_settings(self).tools()
 
 
 SETTING_NAMES = {

@@ -85,11 +85,16 @@ def origin_allowed(origin: str) -> bool:
 async def profile_for(scope: dict[str, Any], caller: Caller) -> agents.Profile:
     """The configuration of the session a caller opens: the agent its ``?agent=slug``
     names, else the default; raise ``ConnectionRefused`` for an unknown agent."""
-    slug = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("agent", [None])[0]
     try:
-        return await agents.resolve(slug)
+        return await agents.resolve(query_value(scope, "agent"))
     except agents.UnknownAgent as unknown:
         raise ConnectionRefused("unknown_agent", caller, str(unknown)) from None
+
+
+def query_value(scope: dict[str, Any], name: str) -> str | None:
+    """The first value of ``name`` in the connection's query string, if any."""
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(name)
+    return values[0] if values else None
 
 
 class ConnectionRefused(Exception):

@@ -17,7 +17,6 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs
 
 import orjson
 
@@ -33,6 +32,7 @@ from realtime.proxy import (
     MessageRate,
     client_address,
     ending,
+    query_value,
 )
 from realtime.recorder import ConversationLog
 from realtime.tools.calls import ServerToolCalls
@@ -73,7 +73,7 @@ class ProxySession:
     def begin(cls, scope: dict[str, Any], conf: RealtimeSettings, now: float) -> ProxySession:
         """Return the state of a connection that is knocking, at loop time ``now``."""
         headers = dict(scope.get("headers", []))
-        model = conf.model_for(_query_value(scope, "model"))
+        model = conf.model_for(query_value(scope, "model"))
         exchange = Exchange(
             kind=ExchangeKind.WEBSOCKET,
             source=Source.WEBSOCKET_PROXY,
@@ -103,7 +103,7 @@ class ProxySession:
         """Configure the session as ``profile`` says (an agent's, or the settings'); the
         client's ``?model=`` still chooses among the allowed models."""
         self.profile = profile
-        self.model = profile.model_for(_query_value(scope, "model"), self.conf)
+        self.model = self.conf.model_for(query_value(scope, "model"), profile.model)
         self.exchange.model = self.model
         if self.log is not None:
             self.log.model = self.model
@@ -258,8 +258,3 @@ def _json_object(message: str | bytes) -> dict[str, Any]:
     except orjson.JSONDecodeError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def _query_value(scope: dict[str, Any], name: str) -> str | None:
-    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(name)
-    return values[0] if values else None
