@@ -43,17 +43,19 @@ def voice_chat(request: HttpRequest, slug: str | None = None) -> HttpResponse:
         "hints": BROWSER_HINTS,
         "price": pricing.page_price(profile.model, conf.prices),
     }
-    others = Agent.objects.filter(is_active=True).only("name", "slug")
+    # With more than one active agent the page offers them all, the current one marked.
+    active = Agent.objects.filter(is_active=True).only("name", "slug")
     choices = [
-        {"name": agent.name, "url": reverse("realtime:agent_chat", args=[agent.slug])}
-        for agent in others
+        {
+            "name": agent.name,
+            "url": reverse("realtime:agent_chat", args=[agent.slug]),
+            "current": agent.pk == profile.agent_id,
+        }
+        for agent in active
     ]
     context = {
         "page_config": page_config,
-        "agent_name": next(
-            (c["name"] for c in choices if slug and c["url"].endswith(f"/{slug}/")), ""
-        ),
+        "agent_name": next((choice["name"] for choice in choices if choice["current"]), ""),
         "agent_choices": choices if len(choices) > 1 else [],
-        "default_url": reverse("realtime:voice_chat"),
     }
     return render(request, "realtime/voice_chat.html", context)

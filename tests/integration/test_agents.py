@@ -283,6 +283,7 @@ def test_the_page_talks_to_the_chosen_agent_and_offers_the_others(client, concie
     assert config["websocketPath"].endswith("?agent=concierge")
     html = page.content.decode()
     assert 'href="/agents/librarian/"' in html
+    assert 'href="/agents/concierge/" aria-current="page"' in html
     assert "Concierge" in html
     assert client.get("/agents/nobody/").status_code == 404
 
