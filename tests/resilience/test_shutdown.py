@@ -6,7 +6,6 @@ import asyncio
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,7 +15,7 @@ import pytest
 
 from tests.support.polling import wait_for
 from tests.support.realtime_client import RealtimeClient, connect
-from tests.support.servers import PROJECT, SERVER_SECRET_KEY, Server, run_server
+from tests.support.servers import SERVER_SECRET_KEY, Server, manage, run_server
 
 GRACE = 5.0
 SETTINGS = {
@@ -189,15 +188,7 @@ async def test_the_next_start_ends_the_sessions_a_killed_server_left_open(start,
 
 
 def sweep_command(server: Server) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", "sweep_sessions"],
-        cwd=PROJECT,
-        env=server.env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
+    return manage(server, "sweep_sessions")
 
 
 async def test_the_sweep_command_ends_what_a_killed_server_left_and_spares_a_live_one(start, agent):

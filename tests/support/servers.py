@@ -193,16 +193,19 @@ def create_superuser(env: dict[str, str], username: str, password: str) -> None:
     )
 
 
-def mint_secret(server: Server, *flags: str) -> dict:
-    """Run ``manage.py mint_secret --json`` against ``server``'s settings, as an operator
-    would; its answer."""
-    answer = subprocess.run(
-        [sys.executable, "manage.py", "mint_secret", "--json", *flags],
+def manage(server: Server, *arguments: str) -> subprocess.CompletedProcess:
+    """Run a ``manage.py`` command with ``server``'s settings, as an operator would."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *arguments],
         cwd=PROJECT,
         env=server.env,
-        check=True,
         capture_output=True,
         text=True,
+        check=True,
         timeout=60,
-    ).stdout
-    return json.loads(answer)
+    )
+
+
+def mint_secret(server: Server, *flags: str) -> dict:
+    """``manage.py mint_secret --json`` against ``server``'s settings: its answer."""
+    return json.loads(manage(server, "mint_secret", "--json", *flags).stdout)
