@@ -8,12 +8,14 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 # Debian's Chromium, which the browser tests drive (tests/support/browser.py).
 CHROMIUM ?= /usr/bin/chromium
+# Debian's PostgreSQL servers, one folder per major version (make test-postgres).
+POSTGRES_SERVERS ?= /usr/lib/postgresql/*/bin/postgres
 
-.PHONY: deps run test test-django6 lint format migrate superuser bench clean
+.PHONY: deps run test test-django6 test-postgres lint format migrate superuser bench clean
 
 # The system packages (Debian's names) each target needs. `make deps` alone checks for all.
 RUN_PACKAGES := python3-venv
-TEST_PACKAGES := python3-venv nodejs npm chromium
+TEST_PACKAGES := python3-venv nodejs npm chromium postgresql redis-server
 DEPS_PACKAGES ?= $(TEST_PACKAGES)
 run lint format migrate superuser: DEPS_PACKAGES = $(RUN_PACKAGES)
 test bench: DEPS_PACKAGES = $(TEST_PACKAGES)
@@ -28,6 +30,8 @@ deps:
 			nodejs) command -v node >/dev/null ;; \
 			npm) command -v npm >/dev/null ;; \
 			chromium) [ -x "$(CHROMIUM)" ] ;; \
+			postgresql) for server in $(POSTGRES_SERVERS); do [ -x "$$server" ]; done ;; \
+			redis-server) command -v redis-server >/dev/null ;; \
 		esac || missing="$$missing $$package"; \
 	done; \
 	[ -z "$$missing" ] && exit 0; \
@@ -49,6 +53,14 @@ test: deps $(VENV)/.installed-test tests/sdk-js/node_modules/.installed
 	node --test tests/js/
 	$(BIN)/pytest $(PYTEST_ARGS)
 	$(BIN)/pytest --ds=tests.project.settings tests/project $(PYTEST_ARGS)
+
+# The same suites on PostgreSQL: a throwaway cluster on loopback in a temporary folder
+# (tests/support/postgres.py), which every server the tests start records into.
+test-postgres: DEPS_PACKAGES = $(TEST_PACKAGES)
+test-postgres: deps $(VENV)/.installed-test tests/sdk-js/node_modules/.installed
+	$(BIN)/python -m tests.support.postgres -- $(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/python -m tests.support.postgres -- \
+		$(BIN)/pytest --ds=tests.project.settings tests/project $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
@@ -73,13 +85,14 @@ $(BIN)/python: | deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# The project serves the app and, without a key, its emulator; the tests need everything.
+# The project serves the app (on SQLite or PostgreSQL, alone or beside others through
+# Redis) and, without a key, its emulator; the tests need everything.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[project,emulator]'
+	$(BIN)/pip install --quiet -e '.[project,production,emulator]'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[project,emulator,test]'
+	$(BIN)/pip install --quiet -e '.[project,production,emulator,test]'
 	touch $@ $(VENV)/.installed
 
 # The same suites on Django 6.x, which needs Python 3.12 or newer: PYTHON6 if set, else the
@@ -107,7 +120,7 @@ $(VENV6)/.installed-test: pyproject.toml
 	echo "$(VENV6): $$("$$python6" --version) ($$python6)"; \
 	"$$python6" -m venv $(VENV6)
 	$(VENV6)/bin/pip install --quiet --upgrade pip
-	$(VENV6)/bin/pip install --quiet -e '.[project,emulator,test]' 'Django>=6,<7'
+	$(VENV6)/bin/pip install --quiet -e '.[project,production,emulator,test]' 'Django>=6,<7'
 	touch $@
 
 # Test-only: the official JS SDK the proxy is checked against. No lock file (it would record

@@ -4,6 +4,8 @@ As django-cors-headers tests itself: a settings module of a few lines, so the ap
 to work without the example project around it.
 """
 
+import os
+
 SECRET_KEY = "app-tests-secret-key-not-for-production"
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -42,6 +44,10 @@ DATABASES = {
         "OPTIONS": {"transaction_mode": "IMMEDIATE"},
     }
 }
+if os.environ.get("TEST_DATABASE_URL"):  # `make test-postgres`: its throwaway cluster
+    import environ
+
+    DATABASES = {"default": environ.Env.db_url_config(os.environ["TEST_DATABASE_URL"])}
 STATIC_URL = "static/"
 USE_TZ = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user fixtures

@@ -1,7 +1,6 @@
 """The page in a real browser: Debian's Chromium driven by Playwright, with a fake
 microphone that plays synthesised speech, against daphne serving the app and the emulator."""
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -139,9 +138,7 @@ def open_page(context, server: Server, transport: str) -> Page:
 
 
 def rows(server: Server, query: str, *params) -> list[dict]:
-    with sqlite3.connect(server.database) as db:
-        db.row_factory = sqlite3.Row
-        return [dict(row) for row in db.execute(query, params)]
+    return server.rows(query, *params)
 
 
 def save_screenshot(page: Page, name: str) -> Path:

@@ -6,7 +6,6 @@ import base64
 import json
 import re
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -103,14 +102,12 @@ def session_row(server, agent: str, timeout: float = 10) -> dict:
     """The ended session this test's connection left (the server writes it as it ends)."""
 
     def ended_row() -> dict | None:
-        with sqlite3.connect(server.database) as db:
-            db.row_factory = sqlite3.Row
-            row = db.execute(
-                "select * from realtime_realtimesession where user_agent = ? and ended_at "
-                "is not null order by id desc",
-                (agent,),
-            ).fetchone()
-        return dict(row) if row is not None else None
+        rows = server.rows(
+            "select * from realtime_realtimesession where user_agent = ? and ended_at "
+            "is not null order by id desc",
+            agent,
+        )
+        return rows[0] if rows else None
 
     return wait_for(ended_row, timeout, what="an ended session row")
 
@@ -119,25 +116,20 @@ def ended_sessions(server, agent: str, count: int, timeout: float = 10) -> None:
     """Wait until ``count`` of this test's sessions have ended on the server."""
 
     def enough_ended() -> bool:
-        with sqlite3.connect(server.database) as db:
-            (ended,) = db.execute(
-                "select count(*) from realtime_realtimesession where user_agent = ? "
-                "and ended_at is not null",
-                (agent,),
-            ).fetchone()
-        return ended >= count
+        [ended] = server.rows(
+            "select count(*) as n from realtime_realtimesession where user_agent = ? "
+            "and ended_at is not null",
+            agent,
+        )
+        return ended["n"] >= count
 
     wait_for(enough_ended, timeout, what=f"{count} sessions to end")
 
 
 def exchange_rows(server, session_id: int) -> list[dict]:
-    with sqlite3.connect(server.database) as db:
-        db.row_factory = sqlite3.Row
-        rows = db.execute(
-            "select * from realtime_upstreamexchange where session_id = ? order by id",
-            (session_id,),
-        ).fetchall()
-    return [dict(row) for row in rows]
+    return server.rows(
+        "select * from realtime_upstreamexchange where session_id = ? order by id", session_id
+    )
 
 
 async def text_turn(client: RealtimeClient, text: str) -> list[dict]:
@@ -369,13 +361,15 @@ async def test_with_login_required_only_signed_in_users_connect_and_are_recorded
     assert refused == (3000, "invalid_request_error.login_required")
     assert refused_token == (3000, "invalid_request_error.login_required")
     assert created["type"] == created_for_token["type"] == "session.created"
-    with sqlite3.connect(server.database) as db:
-        users = db.execute(
+    users = [
+        (row["user_id"], row["error_code"])
+        for row in server.rows(
             "select user_id, error_code from realtime_realtimesession where user_agent = ? "
             "order by id",
-            (agent,),
-        ).fetchall()
-        ada = db.execute("select id from auth_user where username = 'ada'").fetchone()[0]
+            agent,
+        )
+    ]
+    [ada] = [row["id"] for row in server.rows("select id from auth_user where username = 'ada'")]
     assert users == [
         (None, "login_required"),
         (None, "login_required"),

@@ -9,6 +9,8 @@ import os
 for name in list(os.environ):
     if name.startswith(("OPENAI_", "REALTIME_", "DATABASE_URL")):
         del os.environ[name]
+if os.environ.get("TEST_DATABASE_URL"):  # `make test-postgres`: its throwaway cluster
+    os.environ["DATABASE_URL"] = os.environ["TEST_DATABASE_URL"]
 os.environ["ENV_FILES"] = ""
 os.environ["SECRET_KEY"] = "test-secret-key-not-for-production"
 os.environ["DEBUG"] = "false"

@@ -47,7 +47,9 @@ def test_pages_carry_the_secure_headers(client):
     )
 
 
-@pytest.mark.django_db
+# Committed rows and connections of their own: the view's database check runs as a server's
+# does, not inside the test's transaction.
+@pytest.mark.django_db(transaction=True)
 @override_settings(SECURE_SSL_REDIRECT=True)
 def test_plain_http_is_sent_to_https_except_the_health_check(client):
     page = client.get("/")

@@ -3,7 +3,6 @@ the page works however the server was started, on whatever address, without bein
 where it listens."""
 
 import contextlib
-import sqlite3
 from collections.abc import Iterator
 
 import httpx
@@ -92,9 +91,8 @@ async def test_the_page_flow_works_on_the_in_process_emulator(keyless):
     assert done["response"]["status"] == "completed"
     assert ephemeral_call != unified_call
     assert "upstream_unreachable" not in keyless.output
-    with sqlite3.connect(keyless.database) as db:
-        outcomes = db.execute("select kind, outcome from realtime_upstreamexchange").fetchall()
-    assert set(outcomes) == {
+    outcomes = keyless.rows("select kind, outcome from realtime_upstreamexchange")
+    assert {(row["kind"], row["outcome"]) for row in outcomes} == {
         ("client_secret", "ok"),
         ("call", "ok"),
         ("hangup", "ok"),

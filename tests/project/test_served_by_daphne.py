@@ -1,6 +1,5 @@
 """The project under real servers: daphne as `make run` starts it, and runserver."""
 
-import sqlite3
 import sys
 
 import httpx
@@ -31,10 +30,12 @@ def test_daphne_serves_the_page_its_module_mint_and_relay(daphne, browser_offer)
     assert minted.status_code == 200, minted.text
     assert answer.status_code == 201
     assert answer.content.startswith(b"v=0")
-    with sqlite3.connect(daphne.database) as db:
-        rows = db.execute(
+    rows = [
+        tuple(row.values())
+        for row in daphne.rows(
             "select kind, outcome, client_ip, session_id from realtime_upstreamexchange order by id"
-        ).fetchall()
+        )
+    ]
     assert [(kind, outcome, ip) for kind, outcome, ip, _ in rows] == [
         ("client_secret", "ok", "127.0.0.1"),
         ("call", "ok", "127.0.0.1"),
@@ -70,10 +71,9 @@ def test_daphne_answers_json_when_the_upstream_is_down(
 
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "upstream_unreachable"
-    with sqlite3.connect(server.database) as db:
-        assert db.execute(
-            "select outcome, http_status from realtime_upstreamexchange"
-        ).fetchall() == [("unreachable", 502)]
+    assert server.rows("select outcome, http_status from realtime_upstreamexchange") == [
+        {"outcome": "unreachable", "http_status": 502}
+    ]
 
 
 def test_manage_py_runserver_serves_asgi_through_daphne(server_env, unused_tcp_port):

@@ -5,13 +5,13 @@ mode, neither its OpenAI key nor any full `ek_` value it minted appears in any r
 from __future__ import annotations
 
 import secrets
-import sqlite3
 import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from tests.support.databases import every_row
 from tests.support.realtime_client import connect
 from tests.support.servers import Server, create_superuser, project_env, run_daphne
 from tests.support.webrtc_client import WebRTCClient
@@ -119,13 +119,7 @@ def admin_pages(server: Server) -> list[str]:
 
 
 def stored(server: Server) -> str:
-    with sqlite3.connect(server.database) as db:
-        tables = [row[0] for row in db.execute("select name from sqlite_master where type='table'")]
-        return "\n".join(
-            repr(row)
-            for table in tables
-            for row in db.execute(f'select * from "{table}"')  # noqa: S608
-        )
+    return every_row(server.env["DATABASE_URL"])
 
 
 async def test_no_key_or_secret_appears_in_answers_logs_admin_or_rows(

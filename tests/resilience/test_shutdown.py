@@ -4,7 +4,6 @@ killed server left open is ended by the next start or by `manage.py sweep_sessio
 
 import asyncio
 import signal
-import sqlite3
 import subprocess
 import time
 import uuid
@@ -71,12 +70,9 @@ async def open_sessions(
 
 
 def session_rows(server: Server, agent: str) -> list[dict]:
-    with sqlite3.connect(server.database) as db:
-        db.row_factory = sqlite3.Row
-        rows = db.execute(
-            "select * from realtime_realtimesession where user_agent = ? order by id", (agent,)
-        ).fetchall()
-    return [dict(row) for row in rows]
+    return server.rows(
+        "select * from realtime_realtimesession where user_agent = ? order by id", agent
+    )
 
 
 def stop(server: Server, signal_number: int) -> tuple[int, float]:
@@ -130,12 +126,12 @@ async def test_a_session_that_arrives_while_daphne_stops_is_told_it_is_shutting_
     assert late.events[0]["error"]["code"] == "server_shutting_down"
     rows = session_rows(server, agent)
     assert [row["error_code"] for row in rows] == ["server_shutting_down"] * 2
-    with sqlite3.connect(server.database) as db:
-        refusal = db.execute(
-            "select outcome, error_code from realtime_upstreamexchange where session_id = ?",
-            (rows[1]["id"],),
-        ).fetchall()
-    assert refusal == [("rejected", "server_shutting_down")]  # refused, never sent upstream
+    refusal = server.rows(
+        "select outcome, error_code from realtime_upstreamexchange where session_id = ?",
+        rows[1]["id"],
+    )
+    # Refused, never sent upstream.
+    assert refusal == [{"outcome": "rejected", "error_code": "server_shutting_down"}]
 
 
 async def test_uvicorn_closes_every_live_session_and_ends_each_row_when_it_is_stopped(

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import os
-import sqlite3
 import struct
 import tracemalloc
 import uuid
@@ -275,13 +274,9 @@ def proxy_socket(server, agent: str):
 
 def ended_row(server, agent: str) -> dict:
     def row() -> dict | None:
-        with sqlite3.connect(server.database) as db:
-            db.row_factory = sqlite3.Row
-            found = db.execute(
-                "select * from realtime_realtimesession where user_agent = ?", (agent,)
-            ).fetchall()
+        found = server.rows("select * from realtime_realtimesession where user_agent = ?", agent)
         assert len(found) <= 1
-        return dict(found[0]) if found and found[0]["ended_at"] else None
+        return found[0] if found and found[0]["ended_at"] else None
 
     return wait_for(row, 10, what="the session's ended row")
 

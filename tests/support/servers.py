@@ -1,16 +1,17 @@
 """Real servers in subprocesses: the project under daphne (as `make run` starts it),
-`manage.py runserver` and uvicorn, each with its own migrated SQLite database."""
+`manage.py runserver` and uvicorn, each with its own migrated database (a SQLite file, or a
+PostgreSQL database under `make test-postgres`: tests.support.databases)."""
 
 import contextlib
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
+from tests.support.databases import fresh_database_url, query
 from tests.support.polling import wait_for
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -64,11 +65,9 @@ class Server:
         self._reader.join(timeout)
         return status
 
-    def rows(self, query: str, *params: object) -> list[dict]:
-        """Rows of the server's own SQLite database."""
-        with sqlite3.connect(self.database) as db:
-            db.row_factory = sqlite3.Row
-            return [dict(row) for row in db.execute(query, params)]
+    def rows(self, sql: str, *params: object) -> list[dict]:
+        """Rows of the server's own database (``?`` placeholders, as SQLite spells them)."""
+        return query(self.env["DATABASE_URL"], sql, *params)
 
     def ended_session(self, user_agent: str, timeout: float = 10) -> dict:
         """The ended session row a client with this User-Agent left (the server writes it
@@ -99,14 +98,15 @@ class Server:
 
 
 def project_env(database: Path, openai_base_url: str) -> dict[str, str]:
-    """A fresh project environment: its own migrated SQLite file, the given upstream."""
+    """A fresh project environment: its own migrated database (``database``, a SQLite file,
+    unless the tests run on PostgreSQL), the given upstream."""
     env = {
         "PATH": os.environ["PATH"],
         "PYTHONUNBUFFERED": "1",  # so output arrives line by line
         "ENV_FILES": "",
         "DEBUG": "true",
         "SECRET_KEY": SERVER_SECRET_KEY,
-        "DATABASE_URL": f"sqlite:///{database}",
+        "DATABASE_URL": fresh_database_url(database),
         "OPENAI_API_KEY": "sk-test-server-key",
         "OPENAI_BASE_URL": openai_base_url,
     }
@@ -161,7 +161,6 @@ def run_server(
     )
     server.url = f"http://{address}"
     server.websocket_url = f"ws://{address}"
-    server.database = env["DATABASE_URL"].removeprefix("sqlite:///")
     server.env = {**env, **overrides}
     server.wait_ready()
     return server

@@ -15,7 +15,7 @@ import pytest
 
 PROJECT = Path(__file__).resolve().parents[2]
 MAKE = shutil.which("make")
-ALL_PACKAGES = "nodejs npm chromium"
+ALL_PACKAGES = "nodejs npm chromium postgresql redis-server"
 
 
 def executable(path: Path, script: str = "") -> Path:
@@ -32,12 +32,15 @@ class Machine:
         self.bin.mkdir()
         self.apt_log = root / "apt.log"
         self.chromium = root / "chromium"
+        self.postgres = root / "postgres"
         self.uid = 0
 
     def has(self, *programs: str) -> None:
         for program in programs:
             if program == "chromium":
                 executable(self.chromium)
+            elif program == "postgres":
+                executable(self.postgres)
             else:
                 executable(self.bin / program)
 
@@ -47,7 +50,14 @@ class Machine:
     def make(self, *goals: str) -> subprocess.CompletedProcess:
         executable(self.bin / "id", f'[ "$1" = -u ] && echo {self.uid}')
         return subprocess.run(
-            [MAKE, "--no-print-directory", "-s", *goals, f"CHROMIUM={self.chromium}"],
+            [
+                MAKE,
+                "--no-print-directory",
+                "-s",
+                *goals,
+                f"CHROMIUM={self.chromium}",
+                f"POSTGRES_SERVERS={self.postgres}",
+            ],
             cwd=PROJECT,
             env={"PATH": str(self.bin), "PYTHON": sys.executable, "HOME": os.environ["HOME"]},
             capture_output=True,
@@ -71,7 +81,7 @@ def machine(tmp_path) -> Machine:
 
 
 def test_make_deps_does_nothing_when_every_package_is_present(machine):
-    machine.has("node", "npm", "chromium")
+    machine.has("node", "npm", "chromium", "postgres", "redis-server")
     machine.has_apt_get()
 
     done = machine.make("deps")
@@ -93,7 +103,7 @@ def test_make_deps_installs_what_is_missing_with_apt_get_as_root(machine):
 
 
 def test_make_deps_names_the_packages_and_the_command_when_not_root(machine):
-    machine.has("node", "npm")
+    machine.has("node", "npm", "postgres", "redis-server")
     machine.has_apt_get()
     machine.uid = 1000
 
