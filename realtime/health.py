@@ -1,16 +1,25 @@
 """``GET /healthz``: whether this process can serve, for load balancers and orchestrators.
 
 200 with ``{"status": "ok", "checks": {...}}`` when every dependency answers, 503 with what
-is down otherwise. Each check is a cheap round trip (the default database's ``SELECT 1``),
-never an OpenAI call: a process is healthy when it can record what it relays, whatever
-OpenAI's state. What failed is named, never a credential (the error is masked).
+is down otherwise. Each check is a cheap round trip, never an OpenAI call: a process is
+healthy when it can record what it relays, whatever OpenAI's state. The database is always
+checked (``SELECT 1``); the cache and the channel layer only when they live outside the
+process (Redis, when several processes share them), since an in-memory one cannot be down.
+What failed is named, never a credential (the error is masked).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import uuid
+from collections.abc import Awaitable, Callable
 
 from channels.db import database_sync_to_async
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.core.cache import cache, caches
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -21,15 +30,52 @@ from realtime.keys import redact
 
 logger = logging.getLogger(__name__)
 
+# A dependency that takes longer than this to answer counts as down: the probe itself must
+# answer well within a load balancer's timeout.
+CHECK_TIMEOUT = 3.0
+
 
 @database_sync_to_async
-def _database() -> str:
+def _database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+async def _cache() -> None:
+    key = f"realtime:health:{uuid.uuid4().hex}"
+    await cache.aset(key, "ok", timeout=10)
+    if await cache.aget(key) != "ok":
+        raise RuntimeError("a value just written could not be read back")
+    await cache.adelete(key)
+
+
+async def _channel_layer() -> None:
+    layer = get_channel_layer()
+    channel = await layer.new_channel("health.")
+    await layer.send(channel, {"type": "health.check"})
+    await layer.receive(channel)
+
+
+def _checks() -> dict[str, Callable[[], Awaitable[None]]]:
+    """What this process depends on that lives outside it."""
+    checks: dict[str, Callable[[], Awaitable[None]]] = {"database": _database}
+    if not isinstance(caches["default"], LocMemCache | DummyCache):
+        checks["cache"] = _cache
+    layer = get_channel_layer()
+    if layer is not None and not isinstance(layer, InMemoryChannelLayer):
+        checks["channel_layer"] = _channel_layer
+    return checks
+
+
+async def _state(name: str, check: Callable[[], Awaitable[None]]) -> str:
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
+        await asyncio.wait_for(check(), CHECK_TIMEOUT)
+    except TimeoutError:
+        logger.warning("health check: the %s did not answer within %s s", name, CHECK_TIMEOUT)
+        return f"down: no answer within {CHECK_TIMEOUT:g} s"
     except Exception as error:
-        logger.warning("health check: the database does not answer: %s", error)
+        logger.warning("health check: the %s does not answer: %s", name, redact(str(error)))
         return f"down: {redact(str(error))[:200] or type(error).__name__}"
     return "ok"
 
@@ -37,7 +83,9 @@ def _database() -> str:
 @csrf_exempt  # it changes nothing: any other method is a plain 405
 @require_GET
 async def healthz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": await _database()}
+    dependencies = _checks()
+    states = await asyncio.gather(*(_state(name, check) for name, check in dependencies.items()))
+    checks = dict(zip(dependencies, states, strict=True))
     healthy = all(state == "ok" for state in checks.values())
     return JsonResponse(
         {"status": "ok" if healthy else "unavailable", "checks": checks},

@@ -4,14 +4,30 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import httpx
 import pytest
 from django.core.cache import cache
+from django.db import connection
 
 from realtime import sideband, upstream
 from realtime.emulator.testing import EmulatorProcess
+from tests.support.redis import RedisServer
 from tests.support.servers import Server, project_env, run_daphne
 
 SERVER_KEY = "sk-test-server-key"
 # Nothing listens on the discard port: tests that need OpenAI ask for the emulator.
 NO_UPSTREAM = "http://127.0.0.1:9/v1"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """On PostgreSQL, end the test database's other connections before it is dropped: the
+    threads that ran async tests' queries keep theirs open, and PostgreSQL refuses to drop a
+    database in use."""
+    yield
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "select pg_terminate_backend(pid) from pg_stat_activity "
+                "where datname = current_database() and pid <> pg_backend_pid()"
+            )
 
 
 @pytest.fixture(autouse=True)
@@ -102,6 +118,14 @@ def browser_offer() -> bytes:
         return sdp
 
     return asyncio.run(make()).encode()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server on loopback, for servers that share a channel layer and a cache."""
+    server = RedisServer()
+    yield server
+    server.stop()
 
 
 # --- the project under real servers (tests.support.servers) -------------------------------

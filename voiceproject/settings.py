@@ -81,10 +81,6 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "admin:login"
 
-# One process-local cache is enough for the rate limiter on a single daphne process;
-# point CACHES at Redis or Memcached when running several.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -169,6 +165,31 @@ try:
         },
     )
 
+    # Several processes share one Redis: the channel layer carries messages between them
+    # (ending a session another process holds) and the cache holds the rate limits and the
+    # per-user session counts, so each limit is one for all. One process needs neither.
+    REDIS_URL = env.str("REDIS_URL", "")
+    if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(
+            "REDIS_URL must be a redis://, rediss:// or unix:// URL, e.g. redis://127.0.0.1:6379/0"
+        )
+    if REDIS_URL:
+        CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": REDIS_URL,
+            }
+        }
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {"hosts": [REDIS_URL]},
+            }
+        }
+    else:
+        CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+        CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
     DATABASES = {"default": env.database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -183,6 +204,21 @@ try:
                 "timeout": 20,
             }
         )
+    elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Each in-flight async request runs its database work on a thread of its own, and
+        # each thread would open its own connection: 200 at once on two processes pass
+        # PostgreSQL's max_connections (100). Django's psycopg pool bounds them per process;
+        # a request that finds the pool busy waits up to DATABASE_POOL_TIMEOUT seconds.
+        pool = {
+            "min_size": 1,
+            "max_size": env.int("DATABASE_POOL_SIZE", 10),
+            "timeout": env.float("DATABASE_POOL_TIMEOUT", 30.0),
+        }
+        if pool["max_size"] < 1 or pool["timeout"] <= 0:
+            raise ImproperlyConfigured(
+                "DATABASE_POOL_SIZE must be 1 or more and DATABASE_POOL_TIMEOUT above 0"
+            )
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = pool
 
     # With no key in development, talk to the offline emulator, which the app serves inside
     # this same process. Never implied with DEBUG off: a production server without a key

@@ -101,11 +101,45 @@ def test_csrf_origins_need_a_scheme():
         Env({"CSRF_TRUSTED_ORIGINS": "voice.example.com"}).origins("CSRF_TRUSTED_ORIGINS", [])
 
 
-def test_sqlite_transactions_take_the_write_lock_first_and_wait_for_it(settings):
-    options = settings.DATABASES["default"]["OPTIONS"]
+def test_sqlite_transactions_take_the_write_lock_first_and_wait_for_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    [database] = project_settings(["DATABASES"], DATABASE_URL=url)["DATABASES"].values()
 
-    assert (options["transaction_mode"], options["timeout"]) == ("IMMEDIATE", 20)
-    assert check_sqlite_transactions() == []
+    assert (database["OPTIONS"]["transaction_mode"], database["OPTIONS"]["timeout"]) == (
+        "IMMEDIATE",
+        20,
+    )
+    assert check_sqlite_transactions(database=database) == []
+
+
+def test_postgresql_connections_come_from_a_pool_of_bounded_size():
+    url = "postgres://voice@db.internal:5432/voice"
+    default = project_settings(["DATABASES"], DATABASE_URL=url)["DATABASES"]["default"]
+    sized = project_settings(
+        ["DATABASES"], DATABASE_URL=url, DATABASE_POOL_SIZE="4", DATABASE_POOL_TIMEOUT="2.5"
+    )["DATABASES"]["default"]
+
+    assert default["ENGINE"] == "django.db.backends.postgresql"
+    assert default["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 10, "timeout": 30.0}
+    assert sized["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 4, "timeout": 2.5}
+    assert default.get("CONN_MAX_AGE", 0) == 0  # the pool keeps them; Django must not as well
+
+
+def test_redis_url_shares_the_channel_layer_and_the_cache():
+    names = ["CACHES", "CHANNEL_LAYERS"]
+    alone = project_settings(names)
+    shared = project_settings(names, REDIS_URL="redis://cache.internal:6379/2")
+
+    assert alone["CACHES"]["default"]["BACKEND"].endswith("LocMemCache")
+    assert alone["CHANNEL_LAYERS"]["default"]["BACKEND"].endswith("InMemoryChannelLayer")
+    assert shared["CACHES"]["default"] == {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://cache.internal:6379/2",
+    }
+    assert shared["CHANNEL_LAYERS"]["default"] == {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": ["redis://cache.internal:6379/2"]},
+    }
 
 
 def test_the_api_middleware_comes_first(settings):
@@ -290,7 +324,12 @@ def other_than(default: Any) -> tuple[str, Any]:
 def load_project(**environment: str) -> dict[str, Any]:
     """Import the project's settings in a new process with exactly this environment; return
     the app's settings as the settings module holds them."""
-    names = list(SETTING_NAMES.values())
+    return project_settings(list(SETTING_NAMES.values()), **environment)
+
+
+def project_settings(names: list[str], **environment: str) -> dict[str, Any]:
+    """The settings ``names`` as the project's settings module holds them, imported in a new
+    process with exactly this environment."""
     code = (
         "import json, sys, voiceproject.settings as s; "
         f"json.dump({{name: getattr(s, name) for name in {names!r}}}, sys.stdout)"
@@ -373,6 +412,7 @@ def test_starting_with_debug_off_and_no_secret_key_fails_with_one_clear_line():
         ("DEBUG", "maybe"),
         ("REALTIME_TRANSPORT", "smoke"),
         ("DATABASE_URL", "nosuchdb://x"),
+        ("REDIS_URL", "cache.internal:6379"),
         ("REALTIME_TOOLS", "not json"),
         ("REALTIME_PROXY_IDLE_TIMEOUT", "-5"),
     ],

@@ -1,6 +1,7 @@
 """Every request is recorded, however many arrive at once: 200 concurrent mints, and 200
-concurrent handshakes with `ek_` secrets, against daphne on the project's default SQLite
-database each leave exactly 200 rows.
+concurrent handshakes with `ek_` secrets, against daphne on one process and on two sharing
+the project's database (SQLite by default, PostgreSQL under `make test-postgres`) each leave
+exactly 200 rows.
 
 The 200 connections are opened first, a few dozen at a time, each proved accepted by one
 cheap request: daphne listens with Twisted's backlog of 50, and 200 connections opened at
@@ -36,6 +37,21 @@ def crowded(emulator, tmp_path_factory, unused_tcp_port_factory) -> Iterator[Ser
     server.kill()
 
 
+@pytest.fixture(scope="module")
+def crowded_pair(
+    emulator, redis_server, tmp_path_factory, unused_tcp_port_factory
+) -> Iterator[list[Server]]:
+    """Two daphne processes sharing one database (and Redis), the rate limit off: on
+    PostgreSQL, 200 requests at once pass its max_connections (100) unless each process
+    bounds its connections (DATABASE_POOL_SIZE)."""
+    env = project_env(tmp_path_factory.mktemp("pair") / "db.sqlite3", emulator.base_url)
+    env = {**env, "REALTIME_RATE_LIMIT": "0", "REDIS_URL": redis_server.url}
+    servers = [run_daphne(env, unused_tcp_port_factory()) for _ in range(2)]
+    yield servers
+    for server in servers:
+        server.kill()
+
+
 @pytest.fixture
 def calls_hung_up(emulator) -> Iterator[None]:
     """End the calls a test leaves live in the emulator."""
@@ -60,9 +76,17 @@ async def opened(server: Server, count: int) -> list[Connection]:
     return connections
 
 
-async def all_at_once(server: Server, requests: list[bytes]) -> list[int]:
-    """Send each request on a connection of its own, all at once; return the statuses."""
-    connections = await opened(server, len(requests))
+async def all_at_once(servers: Server | list[Server], requests: list[bytes]) -> list[int]:
+    """Send each request on a connection of its own, all at once (spread evenly over
+    ``servers``); return the statuses."""
+    servers = servers if isinstance(servers, list) else [servers]
+    connections: list[Connection] = []
+    for index, server in enumerate(servers):
+        connections += await opened(server, len(requests[index :: len(servers)]))
+    # In the order of the requests: the first server's share, then the next one's.
+    requests = [
+        request for index in range(len(servers)) for request in requests[index :: len(servers)]
+    ]
     for (_, writer), request in zip(connections, requests, strict=True):
         writer.write(request)
 
@@ -127,3 +151,27 @@ async def test_200_concurrent_handshakes_with_secrets_leave_200_rows(
 
     assert statuses == [201] * CONCURRENT
     assert exchange_count(crowded, "call", agent) == CONCURRENT
+
+
+@pytest.mark.usefixtures("calls_hung_up")
+async def test_200_concurrent_handshakes_on_two_processes_leave_200_rows(
+    crowded_pair, live_secret, browser_offer
+):
+    agent = f"crowd-pair-{uuid.uuid4()}"
+    handshakes = [
+        post(
+            "/api/realtime/handshake",
+            {
+                "Authorization": f"Bearer {live_secret()}",
+                "Content-Type": "application/sdp",
+                "User-Agent": agent,
+            },
+            browser_offer,
+        )
+        for _ in range(CONCURRENT)
+    ]
+
+    statuses = await all_at_once(crowded_pair, handshakes)
+
+    assert statuses == [201] * CONCURRENT
+    assert exchange_count(crowded_pair[0], "call", agent) == CONCURRENT
