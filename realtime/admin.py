@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from typing import Any
 
@@ -12,49 +11,26 @@ from django.db.models import Count, Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
 from realtime import (
     admin_views,
     agent_admin,  # noqa: F401 - registers the agents' admin
 )
+from realtime.admin_actions import end_sessions, export_as_csv
 from realtime.checks import model_notices
 from realtime.models import Outcome, RealtimeSession, UpstreamExchange
 
-OUTCOME_COLOURS = {
-    Outcome.OK: "#1a7f37",
-    Outcome.REJECTED: "#9a6700",
-}
-FAILURE_COLOUR = "#cf222e"
-# Spreadsheet programs run cells that start with these as formulas.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-@admin.action(description="Export selected rows as CSV", permissions=["view"])
-def export_as_csv(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet
-) -> HttpResponse:
-    model = queryset.model
-    columns = [field for field in model._meta.concrete_fields]
-    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{model._meta.model_name}-{stamp}.csv"'
-    writer = csv.writer(response)
-    writer.writerow([field.attname for field in columns])
-    for row in queryset.order_by("pk").values_list(*[field.attname for field in columns]):
-        writer.writerow([_csv_cell(value) for value in row])
-    return response
-
-
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return f"'{value}"
-    return "" if value is None else value
+# Each outcome's colour is a class of realtime/admin.css: the Content-Security-Policy
+# allows no inline style.
+OUTCOME_CLASSES = {Outcome.OK: "realtime-ok", Outcome.REJECTED: "realtime-rejected"}
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     actions = [export_as_csv]
+
+    class Media:
+        css = {"all": ["realtime/admin.css"]}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -64,8 +40,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 def outcome_badge(outcome: str, label: str) -> str:
-    colour = OUTCOME_COLOURS.get(outcome, FAILURE_COLOUR)
-    return format_html('<strong style="color: {}">{}</strong>', colour, label)
+    css_class = OUTCOME_CLASSES.get(outcome, "realtime-failed")
+    return format_html('<strong class="{}">{}</strong>', css_class, label)
 
 
 def milliseconds(value: float | None) -> str:
@@ -160,7 +136,7 @@ class UpstreamExchangeAdmin(ReadOnlyAdmin):
             text = json.dumps(json.loads(obj.upstream_error), indent=2, ensure_ascii=False)
         except ValueError:
             text = obj.upstream_error  # truncated or not JSON: show it as it came
-        return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', text)
+        return format_html('<pre class="realtime-error-body">{}</pre>', text)
 
 
 class ExchangeInline(admin.TabularInline):
@@ -261,6 +237,10 @@ class RealtimeSessionAdmin(ReadOnlyAdmin):
     inlines = [ExchangeInline]
     change_form_template = "admin/realtime/realtimesession/change_form.html"
     change_list_template = "admin/realtime/realtimesession/change_list.html"
+    actions = [export_as_csv, end_sessions]
+
+    def has_end_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("realtime.end_realtimesession")
 
     def get_urls(self) -> list:
         cost = self.admin_site.admin_view(self.cost_per_day_view)

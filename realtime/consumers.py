@@ -31,7 +31,7 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from websockets.exceptions import ConnectionClosed
 
-from realtime import drain, policy, proxy, upstream
+from realtime import drain, ending, policy, proxy, upstream
 from realtime.conf import get_settings
 from realtime.flow import ClientFlow, client_flow
 from realtime.proxy_session import ProxySession
@@ -50,6 +50,7 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
     session: ProxySession | None = None
     upstream: upstream.RelaySocket | None = None
     flow: ClientFlow
+    session_group = ""  # the channel-layer group staff end the session through
 
     def __init__(self, *args: Any, browser_path: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -129,6 +130,7 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
         session.exchange.upstream_ms = (time.perf_counter() - upstream_started) * 1000
         self.upstream.on_backpressure = self.upstream_backpressure
         await record_opened
+        await self.join_session_group()
         if session.closing:
             return  # drained while it connected; the wind-up closes the new socket
         await self.accept(self.subprotocol)
@@ -215,6 +217,16 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
 
     # --- how a session ends -----------------------------------------------------------------
 
+    async def join_session_group(self) -> None:
+        """Hear the admin's end_sessions action, from whichever process (realtime.ending)."""
+        if self.channel_layer is not None and self.session.session_id is not None:
+            self.session_group = ending.session_group(self.session.session_id)
+            await self.channel_layer.group_add(self.session_group, self.channel_name)
+
+    async def realtime_end_session(self, message: dict[str, Any]) -> None:
+        """Staff ended the session from the admin."""
+        await self.end(proxy.ending(ending.END_REASON))
+
     async def end(self, ending: proxy.Ending) -> None:
         """End the session, whoever ends it: send the ending's error event (if any), close
         the client with its code and reason, and let go of OpenAI at once."""
@@ -292,6 +304,11 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
                     await self.session.tools.close()
                 await self.close_upstream()
             finally:
+                if self.session_group:
+                    with contextlib.suppress(Exception):  # the group's entries expire anyway
+                        await self.channel_layer.group_discard(
+                            self.session_group, self.channel_name
+                        )
                 if self.session is not None:
                     self.flow.release()
                     await self.session.finish()

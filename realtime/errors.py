@@ -249,6 +249,13 @@ _PROBLEMS = [
         error_type="server_error",
     ),
     Problem(
+        # The admin's end_sessions action (realtime.ending), from whichever process.
+        "ended_by_staff",
+        "A staff member of this server ended the session.",
+        "Start a new session if you need one; ask the server's staff why it was ended.",
+        close_code=4410,
+    ),
+    Problem(
         # Never sent: the end recorded on sessions that a stopped process left open.
         "server_stopped",
         "The server process carrying the session stopped without ending it.",

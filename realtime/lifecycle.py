@@ -1,7 +1,8 @@
 """What the app does as the server starts and stops.
 
-At start, it ends the sessions that stopped processes left open (``realtime.sweep``). At
-stop, it drains the live sessions (``realtime.drain``: each client is told, both sides are
+At start, it ends the sessions that stopped processes left open (``realtime.sweep``) and
+starts taking over the calls whose sideband's process is gone (``realtime.sideband_leases``).
+At stop, it drains the live sessions (``realtime.drain``: each client is told, both sides are
 closed, each row ended, within ``REALTIME_SHUTDOWN_GRACE``), then closes the pooled
 upstream client.
 
@@ -18,7 +19,7 @@ import asyncio
 import sys
 from typing import Any
 
-from realtime import drain, sweep, upstream
+from realtime import drain, sideband, sideband_leases, sweep, upstream
 from realtime.conf import get_settings
 
 ASGIApp = Any
@@ -39,7 +40,7 @@ class ServerLifecycle:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                await sweep.sweep_at_start()
+                await _start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await _shut_down(drain.live.drain(get_settings().shutdown_grace))
@@ -47,7 +48,13 @@ class ServerLifecycle:
                 return
 
 
+async def _start() -> None:
+    await sweep.sweep_at_start()
+    sideband.start_adopting()
+
+
 async def _shut_down(drained: asyncio.Future[None]) -> None:
+    sideband_leases.adopter.stop()
     await drained
     await upstream.aclose()
 
@@ -61,7 +68,7 @@ def _register_with_daphne() -> None:
     from twisted.internet.defer import Deferred
 
     def start() -> Deferred:
-        return Deferred.fromFuture(asyncio.ensure_future(sweep.sweep_at_start(), loop=loop))
+        return Deferred.fromFuture(asyncio.ensure_future(_start(), loop=loop))
 
     def stop() -> Deferred:
         # Called before daphne's own trigger (the application loads before daphne's server

@@ -37,6 +37,7 @@ class Source(models.TextChoices):
     WEB = "web", _("web")
     CLI = "cli", _("command line")
     WEBSOCKET_PROXY = "websocket_proxy", _("WebSocket proxy")
+    ADMIN = "admin", _("admin")  # staff's end_sessions action (realtime.ending)
 
 
 class Attribution(models.Model):
@@ -148,6 +149,7 @@ class RealtimeSession(Attribution):
         ordering = ["-started_at", "-id"]
         verbose_name = _("realtime session")
         verbose_name_plural = _("realtime sessions")
+        permissions = [("end_realtimesession", _("Can end live realtime sessions"))]
 
     def __str__(self) -> str:
         label = self.call_id or self.secret_fingerprint or f"#{self.pk}"

@@ -20,6 +20,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.db import connection, models, transaction
 
+from realtime import tasks
 from realtime.models import ConversationEntry, EntryKind, ResponseRecord
 from realtime.records import Entry, LateTranscript, Record, Response
 
@@ -66,7 +67,7 @@ class RecordWriter:
         # The writer runs while there is something to write, and no longer: no task is left
         # behind by a loop with nothing to record.
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._write_all())
+            self._task = tasks.detached(self._write_all())
 
     async def _write_all(self) -> None:
         # Records gather for up to a batch interval (less if a flush asks, or a batch is

@@ -142,6 +142,12 @@ class ConversationLog:
             )
         )
 
+    def resume(self, totals: SessionTotals, seen_items: set[str]) -> None:
+        """Go on from a record another process began (a call taken over): its totals so
+        far, and the items it has, which are not recorded twice."""
+        self.totals = totals
+        self.seen_items |= seen_items
+
     def note(self, status: str, text: str = "") -> None:
         """Record something that happened to the recording itself (a sideband's attach or
         drop)."""

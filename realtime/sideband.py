@@ -14,9 +14,10 @@ drop is an entry of the timeline. Its end ends the session's row, with the reaso
 conversation's totals.
 
 ``Sidebands`` is the one interface the rest of the app uses; ``LocalSidebands`` runs each
-sideband as a task of this process, registered with ``realtime.drain`` so that a stopping
-server ends them (and their records) cleanly. Another implementation (Channels workers fed
-over a channel layer) can take its place without touching the recording.
+sideband as a task of this process, registered with ``realtime.drain``. Across processes a
+call has one sideband, whose holder keeps the call's lease (``realtime.sideband_leases``);
+a killed holder's calls are taken over by another process, and a draining one hands them
+over when the cache is shared (Redis), else ends their records cleanly.
 """
 
 from __future__ import annotations
@@ -32,16 +33,14 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest
 from websockets.exceptions import ConnectionClosed
 
-from realtime import agents, drain, record_writer, sweep, upstream
+from realtime import agents, drain, ending, record_writer, sideband_leases, sweep, tasks, upstream
 from realtime.conf import get_settings
 from realtime.diagnostics import Exchange, end_session, note_carrier
 from realtime.recorder import ConversationLog
 from realtime.tools import calls as tool_calls
-from realtime.tools.registry import registered_tools
 
 logger = logging.getLogger(__name__)
 
-CALL_MAX_SECONDS = 60 * 60  # OpenAI ends a realtime session after 60 minutes
 REATTACH_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0)  # seconds before each attach after a drop
 STOP_TIMEOUT = 5.0  # seconds a stop waits for the sideband's record before giving up
 # Closes that mean the link broke, not that OpenAI ended or refused the sideband.
@@ -57,6 +56,7 @@ class WatchedCall:
     model: str
     user_id: int | None = None  # who made the call: a server tool's context
     client_ip: str | None = None
+    adopted: bool = False  # taken over from a process that lost it (its lease is ours)
 
 
 class Sidebands(Protocol):
@@ -90,9 +90,13 @@ class Sideband:
         self.end_reason = ""
         self.task: asyncio.Task[None] | None = None
         self._on_end = on_end
+        self.holder = sweep.current()  # the name its lease is held under
+        # Left to another process (this one drains, or lost the lease): the row stays open.
+        self.handed_over = False
+        self._renewal: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self.task = asyncio.get_running_loop().create_task(self._run())
+        self.task = tasks.detached(self._run())
 
     async def stop(self, reason: str) -> None:
         """End the sideband with ``reason`` and wait until its record is written."""
@@ -116,12 +120,36 @@ class Sideband:
 
     async def drain(self, grace: float) -> None:
         async with asyncio.timeout(grace + drain.FINISH_ALLOWANCE):
-            await self.stop("server_shutting_down")
+            self.refuse_while_draining()
+            await self.stop(self.end_reason)
+
+    def refuse_while_draining(self) -> None:
+        """The process is stopping: hand the call over where another process can take it
+        (a shared cache holds the lease), else end its record."""
+        if self.end_reason:
+            return
+        if sideband_leases.shared_cache():
+            self.handed_over = True
+            self.end_reason = "handed_over"
+        else:
+            self.end_reason = "server_shutting_down"
 
     async def _run(self) -> None:
+        if not await self._lease():
+            self._on_end(self)  # another process's sideband watches the call
+            return
+        self._renewal = asyncio.get_running_loop().create_task(
+            sideband_leases.keep(self.call.call_id, self.holder, self._lost_lease)
+        )
         try:
-            # A process killed mid-call cannot end the row: the sweep of the next start will.
+            # A process killed mid-call cannot end the row: another process takes the call
+            # over (realtime.sideband_leases), or the sweep ends it.
             await note_carrier(self.call.session_id, sweep.current())
+            if self.call.adopted:
+                totals, items = await sideband_leases.recorded_so_far(self.call.session_id)
+                self.log.resume(totals, items)
+                self.log.note("taken over", f"by {self.holder}")
+            await ending.sideband_channel.join(self.call.session_id, self.end_for_staff)
             # The tools of the session's agent as it started (the ek_ flow's, its mint's).
             self.tools = tool_calls.for_session(
                 await agents.server_tools_of_session(self.call.session_id),
@@ -133,7 +161,7 @@ class Sideband:
             )
             if self.tools is not None:
                 self.tools.session_id = self.call.session_id
-            async with asyncio.timeout(CALL_MAX_SECONDS):
+            async with asyncio.timeout(sideband_leases.CALL_MAX_SECONDS):
                 await self._attach_while_the_call_lives()
         except TimeoutError:
             self.end_reason = self.end_reason or "session_too_long"
@@ -141,12 +169,32 @@ class Sideband:
             logger.exception("the sideband of call %s failed", self.call.call_id)
             self.end_reason = self.end_reason or "internal_error"
         finally:
+            if self._renewal is not None:
+                self._renewal.cancel()
             if self.tools is not None:
                 await self.tools.close()
             if self.socket is not None:
                 with contextlib.suppress(Exception):
                     await self.socket.close()
             await self._finish()
+
+    async def _lease(self) -> bool:
+        """Take the call's lease, unless an adopter took it for us; whether it is ours."""
+        if self.call.adopted:
+            return True
+        try:
+            return await sideband_leases.take(self.call.call_id, self.holder)
+        except Exception:
+            # Better a second sideband than none: the cache (Redis) is down.
+            logger.exception("could not take the lease of call %s; watching it", self.call.call_id)
+            return True
+
+    async def _lost_lease(self) -> None:
+        """Another process watches the call now: leave it to that one."""
+        self.handed_over = True
+        self.end_reason = self.end_reason or "handed_over"
+        if self.socket is not None:
+            await self.socket.close()
 
     async def _attach_while_the_call_lives(self) -> None:
         drops = 0
@@ -220,8 +268,22 @@ class Sideband:
         await asyncio.sleep(REATTACH_DELAYS[drops])
         return not self.end_reason
 
+    async def end_for_staff(self) -> None:
+        """Staff ended the call from the admin (realtime.ending): stop first, so that the
+        record's end is theirs rather than the close the hangup brings, then hang up."""
+        await self.stop(ending.END_REASON)
+        await ending.hang_up(self.call.call_id, self.call.session_id)
+
     async def _finish(self) -> None:
         try:
+            with contextlib.suppress(Exception):  # its group's entries expire anyway
+                await ending.sideband_channel.leave(self.call.session_id)
+            if self.handed_over:
+                # What was heard is written before the lease goes: the next holder's
+                # record resumes from it.
+                self.log.note("handed over", f"by {self.holder}")
+                await record_writer.writer().flush()
+                return
             await record_writer.writer().flush()
             await end_session(
                 self.call.session_id,
@@ -229,6 +291,8 @@ class Sideband:
                 **self.log.end_fields(),
             )
         finally:
+            with contextlib.suppress(Exception):  # it lapses anyway
+                await sideband_leases.release(self.call.call_id, self.holder)
             self._on_end(self)
 
 
@@ -243,11 +307,32 @@ class LocalSidebands:
             return
         sideband = Sideband(call, self._ended)
         if not drain.live.hold(sideband):
-            # The server is stopping: the call is not recorded past its answer, and its
-            # row says so.
-            sideband.end_reason = "server_shutting_down"
+            # The server is stopping: another process takes the call, or its row says why
+            # it is not recorded past its answer.
+            sideband.refuse_while_draining()
         self.by_call[call.call_id] = sideband
         sideband.start()
+
+    def holds(self, call_id: str) -> bool:
+        return call_id in self.by_call
+
+    def adopt(self, call: dict) -> None:
+        """Watch an open call whose lease this process has just taken (sideband_leases)."""
+        self.watch(
+            WatchedCall(
+                call["call_id"],
+                call["id"],
+                call["model"],
+                user_id=call["user_id"],
+                client_ip=call["client_ip"],
+                adopted=True,
+            )
+        )
+
+    def start_adopting(self) -> None:
+        """Take over the calls other processes lost, from now on (at server start)."""
+        if sideband_leases.sidebands_wanted():
+            sideband_leases.adopter.start(self.adopt, self.holds)
 
     async def stop(self, call_id: str, reason: str) -> bool:
         sideband = self.by_call.get(call_id)
@@ -281,12 +366,10 @@ def watch_relayed_call(request: HttpRequest, exchange: Exchange) -> None:
     Only under an ASGI server: under WSGI each async view runs on an event loop of its own
     that ends with the request, and a sideband would end with it.
     """
-    conf = get_settings()
     if exchange.session_id is None or not exchange.call_id:
         return
-    # Nothing to hear for: no record to keep, no tool to run.
-    if not conf.sideband or not (conf.record_conversations or registered_tools()):
-        return
+    if not sideband_leases.sidebands_wanted():
+        return  # off, or nothing to hear for: no record to keep, no tool to run
     if not isinstance(request, ASGIRequest):
         logger.warning("call %s has no sideband: sidebands need an ASGI server", exchange.call_id)
         return
@@ -303,6 +386,11 @@ def watch_relayed_call(request: HttpRequest, exchange: Exchange) -> None:
 
 def _unrecorded(session_id: int, record: object) -> bool:
     return True  # REALTIME_RECORD_CONVERSATIONS is off: the sideband runs tools only
+
+
+def start_adopting() -> None:
+    """Take over, from now on, the calls whose sideband's process is gone."""
+    _local.start_adopting()
 
 
 def sidebands() -> Sidebands:

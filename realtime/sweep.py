@@ -24,12 +24,14 @@ import logging
 import os
 import socket
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from channels.db import database_sync_to_async
+from django.db.models import Q
 from django.utils import timezone
 
-from realtime.models import RealtimeSession
+from realtime.models import RealtimeSession, Transport
 
 logger = logging.getLogger(__name__)
 
@@ -122,8 +124,20 @@ class Swept:
 
 
 def sweep() -> Swept:
-    """End the open session rows of processes on this host that are gone."""
+    """End the open session rows of processes on this host that are gone.
+
+    Where calls get sidebands, a WebRTC call younger than OpenAI's session limit is left
+    to be taken over (``realtime.sideband_leases``): it may live on, and a process that
+    adopts it records the rest, or finds it over and ends its row.
+    """
+    from realtime import sideband_leases  # it names this module's processes
+
     open_rows = RealtimeSession.objects.filter(ended_at__isnull=True).exclude(server_process="")
+    if sideband_leases.sidebands_wanted():
+        young = timezone.now() - timedelta(seconds=sideband_leases.CALL_MAX_SECONDS)
+        open_rows = open_rows.exclude(
+            Q(transport=Transport.WEBRTC, started_at__gte=young) & ~Q(call_id="")
+        )
     owners = set(open_rows.order_by().values_list("server_process", flat=True).distinct())
     gone = [owner for owner in owners if liveness(owner) is Liveness.GONE]
     ended = 0

@@ -170,8 +170,10 @@ async def aclose() -> None:
     """Close the pooled client (and stop the in-process emulator); the next request makes a
     new one."""
     global _client, _client_loop
-    client, _client, _client_loop = _client, None, None
-    if client is not None:
+    client, loop, _client, _client_loop = _client, _client_loop, None, None
+    # A client made on another loop (a sync caller's async_to_sync) cannot be closed from
+    # this one; its connections went with its loop.
+    if client is not None and loop is asyncio.get_running_loop():
         await client.aclose()
         logger.info("closed the pooled OpenAI HTTP client")
     in_process = sys.modules.get("realtime.emulator.server")

@@ -112,3 +112,32 @@ def test_the_command_sweeps_and_says_what_it_left():
         "Ended 1 session(s) that stopped processes left open; 1 open session(s) belong to "
         "running processes or other hosts."
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("sideband", [True, False])
+def test_a_gone_processs_live_call_is_left_to_be_taken_over_where_calls_have_sidebands(
+    settings, sideband
+):
+    settings.REALTIME_SIDEBAND = sideband
+    gone = gone_process()
+    young = RealtimeSession.objects.create(
+        source=Source.WEB, transport="webrtc", call_id="rtc_u1_young", server_process=gone
+    )
+    old = RealtimeSession.objects.create(
+        source=Source.WEB, transport="webrtc", call_id="rtc_u1_old", server_process=gone
+    )
+    # Past OpenAI's session limit: over, whatever the process that watched it.
+    RealtimeSession.objects.filter(pk=old.pk).update(
+        started_at=timezone.now() - timezone.timedelta(minutes=61)
+    )
+
+    swept = sweep.sweep()
+
+    young.refresh_from_db()
+    old.refresh_from_db()
+    assert old.end_reason == "server_stopped"
+    if sideband:
+        assert (swept.ended, young.ended_at) == (1, None)
+    else:
+        assert (swept.ended, young.end_reason) == (2, "server_stopped")
