@@ -10,14 +10,16 @@ PYTEST_ARGS ?=
 CHROMIUM ?= /usr/bin/chromium
 # Debian's PostgreSQL servers, one folder per major version (make test-postgres).
 POSTGRES_SERVERS ?= /usr/lib/postgresql/*/bin/postgres
+# Debian's nginx, which tests the example configuration in deploy/ in front of the app.
+NGINX ?= /usr/sbin/nginx
 
-.PHONY: deps run test test-django6 test-postgres lint format migrate superuser bench clean
+.PHONY: deps run run-prod test test-django6 test-postgres lint format migrate superuser bench clean
 
 # The system packages (Debian's names) each target needs. `make deps` alone checks for all.
 RUN_PACKAGES := python3-venv
-TEST_PACKAGES := python3-venv nodejs npm chromium postgresql redis-server
+TEST_PACKAGES := python3-venv nodejs npm chromium postgresql redis-server nginx
 DEPS_PACKAGES ?= $(TEST_PACKAGES)
-run lint format migrate superuser: DEPS_PACKAGES = $(RUN_PACKAGES)
+run run-prod lint format migrate superuser: DEPS_PACKAGES = $(RUN_PACKAGES)
 test bench: DEPS_PACKAGES = $(TEST_PACKAGES)
 
 # Install whichever of DEPS_PACKAGES are missing: with apt-get when root on Debian, otherwise
@@ -32,6 +34,7 @@ deps:
 			chromium) [ -x "$(CHROMIUM)" ] ;; \
 			postgresql) for server in $(POSTGRES_SERVERS); do [ -x "$$server" ]; done ;; \
 			redis-server) command -v redis-server >/dev/null ;; \
+			nginx) [ -x "$(NGINX)" ] ;; \
 		esac || missing="$$missing $$package"; \
 	done; \
 	[ -z "$$missing" ] && exit 0; \
@@ -46,6 +49,20 @@ deps:
 
 run: deps $(VENV)/.installed .env migrate
 	$(BIN)/daphne -b $(HOST) -p $(PORT) voiceproject.asgi:application
+
+# Production on one machine (README, "Deploying"): PROCESSES uvicorn workers sharing
+# HOST:PORT, after the migrations and collectstatic. The settings come from the environment
+# or .env.local: DEBUG=false, SECRET_KEY, ALLOWED_HOSTS, and REDIS_URL for more than one
+# process. uvicorn was measured the lighter server for the proxy (README, "Benchmarks").
+PROCESSES ?= 2
+GRACE ?= 10
+run-prod: deps $(VENV)/.installed
+	$(BIN)/python manage.py check --deploy
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	exec $(BIN)/uvicorn --workers $(PROCESSES) --host $(HOST) --port $(PORT) \
+		--ws websockets-sansio --proxy-headers --timeout-graceful-shutdown $(GRACE) \
+		voiceproject.asgi:application
 
 test: deps $(VENV)/.installed-test tests/sdk-js/node_modules/.installed
 	$(BIN)/ruff check .

@@ -21,3 +21,10 @@ os.environ["SECURE_SSL_REDIRECT"] = "false"
 from voiceproject.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user fixtures
+# Production's hashed names need `collectstatic` first; tests/project/test_static_files.py
+# collects and serves them under daphne.
+STATIC_ROOT = None  # nothing collected: WhiteNoise has no folder to serve
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

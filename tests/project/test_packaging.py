@@ -12,7 +12,13 @@ from packaging.requirements import Requirement
 from tests.support.servers import PROJECT
 
 EMULATOR_STACK = {"aiortc", "aioice", "av", "numpy", "uvicorn"}
-PROJECT_STACK = {"daphne", "django-environ", "django-permissions-policy"}
+PROJECT_STACK = {
+    "daphne",
+    "django-environ",
+    "django-permissions-policy",
+    "django-csp",
+    "whitenoise",
+}
 INSTALL_LINE = "pip install 'voiceproject[emulator]'"
 
 

@@ -15,7 +15,7 @@ import pytest
 
 PROJECT = Path(__file__).resolve().parents[2]
 MAKE = shutil.which("make")
-ALL_PACKAGES = "nodejs npm chromium postgresql redis-server"
+ALL_PACKAGES = "nodejs npm chromium postgresql redis-server nginx"
 
 
 def executable(path: Path, script: str = "") -> Path:
@@ -33,6 +33,7 @@ class Machine:
         self.apt_log = root / "apt.log"
         self.chromium = root / "chromium"
         self.postgres = root / "postgres"
+        self.nginx = root / "nginx"
         self.uid = 0
 
     def has(self, *programs: str) -> None:
@@ -41,6 +42,8 @@ class Machine:
                 executable(self.chromium)
             elif program == "postgres":
                 executable(self.postgres)
+            elif program == "nginx":
+                executable(self.nginx)
             else:
                 executable(self.bin / program)
 
@@ -57,6 +60,7 @@ class Machine:
                 *goals,
                 f"CHROMIUM={self.chromium}",
                 f"POSTGRES_SERVERS={self.postgres}",
+                f"NGINX={self.nginx}",
             ],
             cwd=PROJECT,
             env={"PATH": str(self.bin), "PYTHON": sys.executable, "HOME": os.environ["HOME"]},
@@ -81,7 +85,7 @@ def machine(tmp_path) -> Machine:
 
 
 def test_make_deps_does_nothing_when_every_package_is_present(machine):
-    machine.has("node", "npm", "chromium", "postgres", "redis-server")
+    machine.has("node", "npm", "chromium", "postgres", "redis-server", "nginx")
     machine.has_apt_get()
 
     done = machine.make("deps")
@@ -103,7 +107,7 @@ def test_make_deps_installs_what_is_missing_with_apt_get_as_root(machine):
 
 
 def test_make_deps_names_the_packages_and_the_command_when_not_root(machine):
-    machine.has("node", "npm", "postgres", "redis-server")
+    machine.has("node", "npm", "postgres", "redis-server", "nginx")
     machine.has_apt_get()
     machine.uid = 1000
 
