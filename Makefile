@@ -17,7 +17,7 @@ NGINX ?= /usr/sbin/nginx
 
 # The system packages (Debian's names) each target needs. `make deps` alone checks for all.
 RUN_PACKAGES := python3-venv
-TEST_PACKAGES := python3-venv nodejs npm chromium postgresql redis-server nginx
+TEST_PACKAGES := python3-venv nodejs npm chromium postgresql redis-server nginx systemd
 DEPS_PACKAGES ?= $(TEST_PACKAGES)
 run run-prod lint format migrate superuser: DEPS_PACKAGES = $(RUN_PACKAGES)
 test bench: DEPS_PACKAGES = $(TEST_PACKAGES)
@@ -35,6 +35,7 @@ deps:
 			postgresql) for server in $(POSTGRES_SERVERS); do [ -x "$$server" ]; done ;; \
 			redis-server) command -v redis-server >/dev/null ;; \
 			nginx) [ -x "$(NGINX)" ] ;; \
+			systemd) command -v systemd-analyze >/dev/null ;; \
 		esac || missing="$$missing $$package"; \
 	done; \
 	[ -z "$$missing" ] && exit 0; \

@@ -15,7 +15,7 @@ import pytest
 
 PROJECT = Path(__file__).resolve().parents[2]
 MAKE = shutil.which("make")
-ALL_PACKAGES = "nodejs npm chromium postgresql redis-server nginx"
+ALL_PACKAGES = "nodejs npm chromium postgresql redis-server nginx systemd"
 
 
 def executable(path: Path, script: str = "") -> Path:
@@ -85,7 +85,7 @@ def machine(tmp_path) -> Machine:
 
 
 def test_make_deps_does_nothing_when_every_package_is_present(machine):
-    machine.has("node", "npm", "chromium", "postgres", "redis-server", "nginx")
+    machine.has("node", "npm", "chromium", "postgres", "redis-server", "nginx", "systemd-analyze")
     machine.has_apt_get()
 
     done = machine.make("deps")
@@ -107,7 +107,7 @@ def test_make_deps_installs_what_is_missing_with_apt_get_as_root(machine):
 
 
 def test_make_deps_names_the_packages_and_the_command_when_not_root(machine):
-    machine.has("node", "npm", "postgres", "redis-server", "nginx")
+    machine.has("node", "npm", "postgres", "redis-server", "nginx", "systemd-analyze")
     machine.has_apt_get()
     machine.uid = 1000
 
