@@ -196,15 +196,26 @@ def open_session(**fields: Any) -> int | None:
 
 
 @database_sync_to_async
-def end_session(session_id: int | None, **fields: Any) -> None:
-    """Stamp a session's end and its totals; best-effort like every record."""
+def end_session(session_id: int | None, *, keep_end: bool = False, **fields: Any) -> None:
+    """Stamp a session's end and its totals; best-effort like every record.
+
+    ``keep_end``: an end already recorded (a hangup that another process relayed) stays,
+    with its reason; the totals are written either way.
+    """
     if session_id is None:
         return
     for name in ("client_close_reason", "upstream_close_reason"):
         if name in fields:
             fields[name] = truncate(redact(fields[name]), 150)
+    rows = RealtimeSession.objects.filter(pk=session_id)
     try:
-        RealtimeSession.objects.filter(pk=session_id).update(ended_at=timezone.now(), **fields)
+        if not keep_end:
+            rows.update(ended_at=timezone.now(), **fields)
+            return
+        end = {name: fields.pop(name) for name in ("end_reason", "error_code") if name in fields}
+        with transaction.atomic():
+            rows.filter(ended_at__isnull=True).update(ended_at=timezone.now(), **end)
+            rows.update(**fields)
     except Exception:
         logger.exception("could not record the end of realtime session %s", session_id)
 

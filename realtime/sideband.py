@@ -287,6 +287,7 @@ class Sideband:
             await record_writer.writer().flush()
             await end_session(
                 self.call.session_id,
+                keep_end=True,  # a hangup relayed by another process may have ended it
                 end_reason=self.end_reason or "call_ended",
                 **self.log.end_fields(),
             )

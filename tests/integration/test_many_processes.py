@@ -1,6 +1,7 @@
 """Two daphne processes sharing one database and a real Redis behave as one server: one
-rate limit, one count of open sessions per client, and staff end a session from whichever
-process the admin request lands on, whichever process holds it."""
+rate limit, one count of open sessions per client, staff end a session from whichever
+process the admin request lands on, whichever process holds it, and a call hung up through
+either process ends as a hangup."""
 
 from __future__ import annotations
 
@@ -176,21 +177,7 @@ async def test_staff_end_a_webrtc_call_whose_sideband_the_other_process_holds(
     holder, other = pair
     caller = WebRTCClient()
     try:
-        async with httpx.AsyncClient(base_url=holder.url, timeout=30) as browser:
-            page = await browser.get("/")
-            answer = await browser.post(
-                "/api/realtime/handshake",
-                content=(await caller.offer()).encode(),
-                headers={
-                    "Content-Type": "application/sdp",
-                    "X-CSRFToken": page.cookies["csrftoken"],
-                    "Referer": f"{holder.url}/",
-                    "User-Agent": agent,
-                },
-            )
-        assert answer.status_code == 201, answer.text
-        await caller.accept(answer.text)
-        call_id = answer.headers["X-Realtime-Call-Id"]
+        call_id = await relayed_call(holder, caller, agent)
         await eventually(lambda: emulator_outputs(emulator) == 2, 10, what="the sideband to attach")
         [row] = holder.rows("select * from realtime_realtimesession where call_id = ?", call_id)
 
@@ -210,6 +197,75 @@ async def test_staff_end_a_webrtc_call_whose_sideband_the_other_process_holds(
         call_id,
     )
     assert hangups == [{"source": "admin", "outcome": "ok", "upstream_status": 200}]
+
+
+async def test_a_call_hung_up_through_the_other_process_ends_as_a_hangup_with_its_record(
+    pair, emulator, agent
+):
+    holder, other = pair
+    caller = WebRTCClient()
+    try:
+        call_id = await relayed_call(holder, caller, agent)
+        await eventually(lambda: emulator_outputs(emulator) == 2, 10, what="the sideband")
+        caller.send(
+            {
+                "type": "conversation.item.create",
+                "item": {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": "hello from the page"}],
+                },
+            }
+        )
+        caller.send({"type": "response.create"})
+        await caller.until("response.done", seconds=30)
+        async with httpx.AsyncClient(base_url=other.url, timeout=30) as browser:
+            page = await browser.get("/")
+            hung_up = await browser.post(
+                "/api/realtime/hangup",
+                json={"call_id": call_id},
+                headers={"X-CSRFToken": page.cookies["csrftoken"], "Referer": f"{other.url}/"},
+            )
+        assert hung_up.status_code == 204, hung_up.text
+        # The holder's sideband hears the call end and writes the conversation's totals.
+        row = await asyncio.to_thread(
+            wait_for,
+            lambda: next(
+                iter(
+                    holder.rows(
+                        "select * from realtime_realtimesession where call_id = ? "
+                        "and turns is not null",
+                        call_id,
+                    )
+                ),
+                None,
+            ),
+            10,
+            "the sideband's totals",
+        )
+    finally:
+        await caller.close()
+
+    assert (row["end_reason"], row["turns"]) == ("hangup", 1)
+    assert row["total_tokens"] > 0
+
+
+async def relayed_call(server: Server, caller: WebRTCClient, agent: str) -> str:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as browser:
+        page = await browser.get("/")
+        answer = await browser.post(
+            "/api/realtime/handshake",
+            content=(await caller.offer()).encode(),
+            headers={
+                "Content-Type": "application/sdp",
+                "X-CSRFToken": page.cookies["csrftoken"],
+                "Referer": f"{server.url}/",
+                "User-Agent": agent,
+            },
+        )
+    assert answer.status_code == 201, answer.text
+    await caller.accept(answer.text)
+    return answer.headers["X-Realtime-Call-Id"]
 
 
 def emulator_outputs(emulator) -> int:
