@@ -55,13 +55,17 @@ run: deps $(VENV)/.installed .env migrate
 # HOST:PORT, after the migrations and collectstatic. The settings come from the environment
 # or .env.local: DEBUG=false, SECRET_KEY, ALLOWED_HOSTS, and REDIS_URL for more than one
 # process. uvicorn was measured the lighter server for the proxy (README, "Benchmarks").
+# The workers share their Prometheus metrics through METRICS_DIR, emptied at each start.
 PROCESSES ?= 2
 GRACE ?= 10
+METRICS_DIR ?= $(CURDIR)/.metrics
 run-prod: deps $(VENV)/.installed
 	$(BIN)/python manage.py check --deploy
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
-	exec $(BIN)/uvicorn --workers $(PROCESSES) --host $(HOST) --port $(PORT) \
+	rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
+	PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) exec $(BIN)/uvicorn --workers $(PROCESSES) \
+		--host $(HOST) --port $(PORT) \
 		--ws websockets-sansio --proxy-headers --timeout-graceful-shutdown $(GRACE) \
 		voiceproject.asgi:application
 

@@ -91,6 +91,7 @@ class RealtimeSettings:
     store_transcripts: bool = True
     retention_days: int = 30
     prices: tuple[dict[str, Any], ...] = ()
+    metrics_token: str = ""
 
     @classmethod
     def read(cls, source: Any) -> RealtimeSettings:
@@ -193,6 +194,7 @@ SETTING_NAMES = {
     "store_transcripts": "REALTIME_STORE_TRANSCRIPTS",
     "retention_days": "REALTIME_RETENTION_DAYS",
     "prices": "REALTIME_PRICES",
+    "metrics_token": "REALTIME_METRICS_TOKEN",
 }
 
 

@@ -31,7 +31,7 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from websockets.exceptions import ConnectionClosed
 
-from realtime import drain, ending, policy, proxy, upstream
+from realtime import drain, ending, logcontext, policy, proxy, upstream
 from realtime.conf import get_settings
 from realtime.flow import ClientFlow, client_flow
 from realtime.proxy_session import ProxySession
@@ -51,6 +51,7 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
     upstream: upstream.RelaySocket | None = None
     flow: ClientFlow
     session_group = ""  # the channel-layer group staff end the session through
+    transport = "websocket"  # as live sessions are counted (realtime.metrics)
 
     def __init__(self, *args: Any, browser_path: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -91,6 +92,9 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.loop = asyncio.get_running_loop()
+        headers = dict(self.scope.get("headers") or [])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        logcontext.bind(request_id=logcontext.request_id(given), transport="websocket")
         self.flow = client_flow(self.scope)
         self.session = session = ProxySession.begin(self.scope, get_settings(), self.loop.time())
         self.flow.watch_frames(session.conf.proxy_max_frame_bytes, self.frame_broken)
@@ -130,6 +134,7 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
         session.exchange.upstream_ms = (time.perf_counter() - upstream_started) * 1000
         self.upstream.on_backpressure = self.upstream_backpressure
         await record_opened
+        logcontext.bind(session_id=session.session_id, user_id=caller.user_id)
         await self.join_session_group()
         if session.closing:
             return  # drained while it connected; the wind-up closes the new socket

@@ -22,7 +22,7 @@ from channels.db import database_sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
-from realtime import upstream
+from realtime import metrics, upstream
 from realtime.conf import get_settings
 from realtime.keys import redact
 from realtime.models import ExchangeKind, Outcome, RealtimeSession, UpstreamExchange
@@ -70,6 +70,22 @@ class Exchange:
         self.upstream_status = error.status
         self.upstream_error = error.body or str(error)
 
+    def log_fields(self) -> dict[str, Any]:
+        """The exchange as a structured log line's fields (``realtime.logcontext``)."""
+        fields = {
+            "kind": self.kind,
+            "outcome": self.outcome,
+            "error_code": self.error_code or None,
+            "upstream_status": self.upstream_status,
+            "http_status": self.http_status,
+            "upstream_ms": None if self.upstream_ms is None else round(self.upstream_ms, 1),
+            "total_ms": round(self.total_ms, 1),
+            "session_id": self.session_id,
+            "call_id": self.call_id or None,
+            "user_id": self.user_id,
+        }
+        return {name: value for name, value in fields.items() if value is not None}
+
     def log_line(self) -> str:
         parts = [
             f"{self.kind} {self.outcome}",
@@ -97,14 +113,16 @@ async def record(exchange: Exchange) -> UpstreamExchange | None:
 
 def record_sync(exchange: Exchange) -> UpstreamExchange | None:
     """``record`` for synchronous callers such as management commands."""
-    log = logger.info if exchange.outcome == Outcome.OK else logger.warning
-    log("realtime %s", exchange.log_line())
+    metrics.exchange(exchange.kind, exchange.outcome, exchange.total_ms, exchange.upstream_ms)
     try:
         row = _store(exchange)
     except Exception:
         logger.exception("could not record the %s exchange; the request went on", exchange.kind)
-        return None
-    exchange.session_id = row.session_id  # the session it joined or started
+        row = None
+    else:
+        exchange.session_id = row.session_id  # the session it joined or started
+    log = logger.info if exchange.outcome == Outcome.OK else logger.warning
+    log("realtime %s", exchange.log_line(), extra=exchange.log_fields())
     return row
 
 
@@ -211,13 +229,45 @@ def end_session(session_id: int | None, *, keep_end: bool = False, **fields: Any
     try:
         if not keep_end:
             rows.update(ended_at=timezone.now(), **fields)
-            return
-        end = {name: fields.pop(name) for name in ("end_reason", "error_code") if name in fields}
-        with transaction.atomic():
-            rows.filter(ended_at__isnull=True).update(ended_at=timezone.now(), **end)
-            rows.update(**fields)
+        else:
+            end = {
+                name: fields.pop(name) for name in ("end_reason", "error_code") if name in fields
+            }
+            with transaction.atomic():
+                rows.filter(ended_at__isnull=True).update(ended_at=timezone.now(), **end)
+                rows.update(**fields)
+        _log_end(rows.values(*ENDED_FIELDS).first())
     except Exception:
         logger.exception("could not record the end of realtime session %s", session_id)
+
+
+ENDED_FIELDS = ("id", "transport", "model", "started_at", "ended_at", "end_reason", "turns")
+ENDED_FIELDS += ("total_tokens", "cost_usd", "user_id", "call_id")
+
+
+def _log_end(row: dict[str, Any] | None) -> None:
+    """One line (and the metrics) for a session that ended, with its duration and totals."""
+    if row is None:
+        return
+    duration = (row["ended_at"] - row["started_at"]).total_seconds() if row["ended_at"] else None
+    metrics.session_ended(row["transport"], row["end_reason"], row["model"], row["cost_usd"])
+    fields = {
+        "session_id": row["id"],
+        "transport": row["transport"] or None,
+        "outcome": row["end_reason"] or None,
+        "duration_s": None if duration is None else round(duration, 3),
+        "turns": row["turns"],
+        "total_tokens": row["total_tokens"],
+        "cost_usd": None if row["cost_usd"] is None else str(row["cost_usd"]),
+        "user_id": row["user_id"],
+        "call_id": row["call_id"] or None,
+    }
+    logger.info(
+        "realtime session %s ended: %s",
+        row["id"],
+        row["end_reason"] or "-",
+        extra={name: value for name, value in fields.items() if value is not None},
+    )
 
 
 @database_sync_to_async

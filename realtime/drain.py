@@ -15,6 +15,8 @@ import logging
 from collections.abc import Awaitable
 from typing import Protocol
 
+from realtime import metrics
+
 logger = logging.getLogger(__name__)
 
 # What ending a session may take after its grace: closing its upstream (a 1 s close
@@ -39,11 +41,15 @@ class Registry:
     def hold(self, item: Drainable) -> bool:
         """Count ``item`` as live until ``release``. False once the process is draining:
         the item is counted still (a drain waits for it), but must end at once."""
-        self._held.add(item)
+        if item not in self._held:
+            self._held.add(item)
+            metrics.session_opened(getattr(item, "transport", "unknown"))
         return not self.draining
 
     def release(self, item: Drainable) -> None:
-        self._held.discard(item)
+        if item in self._held:
+            self._held.discard(item)
+            metrics.session_closed(getattr(item, "transport", "unknown"))
         if not self._held and self._emptied is not None:
             self._emptied.set()
 

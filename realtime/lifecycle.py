@@ -19,7 +19,7 @@ import asyncio
 import sys
 from typing import Any
 
-from realtime import drain, sideband, sideband_leases, sweep, upstream
+from realtime import drain, metrics, sideband_leases, sidebands, sweep, upstream
 from realtime.conf import get_settings
 
 ASGIApp = Any
@@ -50,13 +50,14 @@ class ServerLifecycle:
 
 async def _start() -> None:
     await sweep.sweep_at_start()
-    sideband.start_adopting()
+    sidebands.start_adopting()
 
 
 async def _shut_down(drained: asyncio.Future[None]) -> None:
     sideband_leases.adopter.stop()
     await drained
     await upstream.aclose()
+    metrics.process_stopped()
 
 
 def _register_with_daphne() -> None:

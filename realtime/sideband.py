@@ -1,7 +1,7 @@
 """The server's own connection to a live WebRTC call: its sideband, which records the call
 and runs the server's tools for it.
 
-Once a call is relayed, ``sidebands().watch(call)`` attaches to it
+Once a call is relayed, ``realtime.sidebands`` starts a ``Sideband``, which attaches to it
 (``wss://…/realtime?call_id=rtc_…`` with the server key) and hears the call's events as its
 data channel does, feeding them to the session's ``realtime.recorder.ConversationLog``. The
 media stays browser ⇄ OpenAI.
@@ -13,11 +13,8 @@ the call lives is attached again, a bounded number of times with backoff; each a
 drop is an entry of the timeline. Its end ends the session's row, with the reason and the
 conversation's totals.
 
-``Sidebands`` is the one interface the rest of the app uses; ``LocalSidebands`` runs each
-sideband as a task of this process, registered with ``realtime.drain``. Across processes a
-call has one sideband, whose holder keeps the call's lease (``realtime.sideband_leases``);
-a killed holder's calls are taken over by another process, and a draining one hands them
-over when the cache is shared (Redis), else ends their records cleanly.
+``realtime.sidebands`` keeps this process's sidebands, one per call; across processes a
+call has one sideband, whose holder keeps the call's lease (``realtime.sideband_leases``).
 """
 
 from __future__ import annotations
@@ -27,15 +24,23 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
-from django.core.handlers.asgi import ASGIRequest
-from django.http import HttpRequest
 from websockets.exceptions import ConnectionClosed
 
-from realtime import agents, drain, ending, record_writer, sideband_leases, sweep, tasks, upstream
+from realtime import (
+    agents,
+    drain,
+    ending,
+    logcontext,
+    metrics,
+    record_writer,
+    sideband_leases,
+    sweep,
+    tasks,
+    upstream,
+)
 from realtime.conf import get_settings
-from realtime.diagnostics import Exchange, end_session, note_carrier
+from realtime.diagnostics import end_session, note_carrier
 from realtime.recorder import ConversationLog
 from realtime.tools import calls as tool_calls
 
@@ -59,20 +64,10 @@ class WatchedCall:
     adopted: bool = False  # taken over from a process that lost it (its lease is ours)
 
 
-class Sidebands(Protocol):
-    def watch(self, call: WatchedCall) -> None:
-        """Attach a sideband to ``call`` and record it until the call ends; never waits."""
-
-    async def stop(self, call_id: str, reason: str) -> bool:
-        """End the call's sideband, recording ``reason`` (``hangup``); False if no sideband
-        of this process watches the call."""
-
-    async def stop_all(self, reason: str) -> None:
-        """End every sideband, recording ``reason``."""
-
-
 class Sideband:
     """One call's sideband: attach, hear, reattach after drops, end the record once."""
+
+    transport = "webrtc"  # as live sessions are counted (realtime.metrics)
 
     def __init__(self, call: WatchedCall, on_end: Callable[[Sideband], None]) -> None:
         conf = get_settings()
@@ -94,6 +89,11 @@ class Sideband:
         # Left to another process (this one drains, or lost the lease): the row stays open.
         self.handed_over = False
         self._renewal: asyncio.Task[None] | None = None
+
+    def _note(self, status: str, text: str = "") -> None:
+        """An attach, a drop, a takeover: on the call's timeline, and counted."""
+        self.log.note(status, text)
+        metrics.sideband_event(status)
 
     def start(self) -> None:
         self.task = tasks.detached(self._run())
@@ -135,6 +135,12 @@ class Sideband:
             self.end_reason = "server_shutting_down"
 
     async def _run(self) -> None:
+        logcontext.bind(
+            session_id=self.call.session_id,
+            call_id=self.call.call_id,
+            user_id=self.call.user_id,
+            transport="webrtc",
+        )
         if not await self._lease():
             self._on_end(self)  # another process's sideband watches the call
             return
@@ -148,7 +154,7 @@ class Sideband:
             if self.call.adopted:
                 totals, items = await sideband_leases.recorded_so_far(self.call.session_id)
                 self.log.resume(totals, items)
-                self.log.note("taken over", f"by {self.holder}")
+                self._note("taken over", f"by {self.holder}")
             await ending.sideband_channel.join(self.call.session_id, self.end_for_staff)
             # The tools of the session's agent as it started (the ek_ flow's, its mint's).
             self.tools = tool_calls.for_session(
@@ -203,10 +209,10 @@ class Sideband:
                 self.socket = await upstream.open_socket(call_id=self.call.call_id)
             except upstream.UpstreamError as error:
                 if error.status == 404:  # the call is over (or never was, for OpenAI)
-                    self.log.note("not attached", "the call had ended")
+                    self._note("not attached", "the call had ended")
                     self.end_reason = self.end_reason or "call_ended"
                     return
-                self.log.note("not attached", f"{error.error_code}: {error}"[:500])
+                self._note("not attached", f"{error.error_code}: {error}"[:500])
                 if not await self._wait_to_reattach(drops):
                     self.end_reason = self.end_reason or error.error_code
                     return
@@ -214,11 +220,11 @@ class Sideband:
                 continue
             if self.end_reason:  # stopped while it attached
                 return
-            self.log.note("attached")
+            self._note("attached")
             dropped = await self._hear()
             if dropped is None:
                 return  # ended: the call is over, or we ended it
-            self.log.note("dropped", dropped)
+            self._note("dropped", dropped)
             if not await self._wait_to_reattach(drops):
                 self.end_reason = self.end_reason or "sideband_lost"
                 return
@@ -281,7 +287,7 @@ class Sideband:
             if self.handed_over:
                 # What was heard is written before the lease goes: the next holder's
                 # record resumes from it.
-                self.log.note("handed over", f"by {self.holder}")
+                self._note("handed over", f"by {self.holder}")
                 await record_writer.writer().flush()
                 return
             await record_writer.writer().flush()
@@ -297,103 +303,5 @@ class Sideband:
             self._on_end(self)
 
 
-class LocalSidebands:
-    """Sidebands as tasks of this process, one per call."""
-
-    def __init__(self) -> None:
-        self.by_call: dict[str, Sideband] = {}
-
-    def watch(self, call: WatchedCall) -> None:
-        if call.call_id in self.by_call:
-            return
-        sideband = Sideband(call, self._ended)
-        if not drain.live.hold(sideband):
-            # The server is stopping: another process takes the call, or its row says why
-            # it is not recorded past its answer.
-            sideband.refuse_while_draining()
-        self.by_call[call.call_id] = sideband
-        sideband.start()
-
-    def holds(self, call_id: str) -> bool:
-        return call_id in self.by_call
-
-    def adopt(self, call: dict) -> None:
-        """Watch an open call whose lease this process has just taken (sideband_leases)."""
-        self.watch(
-            WatchedCall(
-                call["call_id"],
-                call["id"],
-                call["model"],
-                user_id=call["user_id"],
-                client_ip=call["client_ip"],
-                adopted=True,
-            )
-        )
-
-    def start_adopting(self) -> None:
-        """Take over the calls other processes lost, from now on (at server start)."""
-        if sideband_leases.sidebands_wanted():
-            sideband_leases.adopter.start(self.adopt, self.holds)
-
-    async def stop(self, call_id: str, reason: str) -> bool:
-        sideband = self.by_call.get(call_id)
-        if sideband is None:
-            return False
-        await sideband.stop(reason)
-        return True
-
-    async def stop_all(self, reason: str) -> None:
-        """End every sideband of this event loop (a loop that has ended took its own along)."""
-        loop = asyncio.get_running_loop()
-        for call_id, sideband in list(self.by_call.items()):
-            if sideband.task is None or sideband.task.get_loop() is not loop:
-                del self.by_call[call_id]
-                drain.live.release(sideband)
-        await asyncio.gather(*(sideband.stop(reason) for sideband in list(self.by_call.values())))
-
-    def _ended(self, sideband: Sideband) -> None:
-        if self.by_call.get(sideband.call.call_id) is sideband:
-            del self.by_call[sideband.call.call_id]
-        drain.live.release(sideband)
-
-
-_local = LocalSidebands()
-
-
-def watch_relayed_call(request: HttpRequest, exchange: Exchange) -> None:
-    """Watch the call a relayed (and recorded) ``exchange`` started, if conversations are
-    recorded and its session has a row to hang the record on.
-
-    Only under an ASGI server: under WSGI each async view runs on an event loop of its own
-    that ends with the request, and a sideband would end with it.
-    """
-    if exchange.session_id is None or not exchange.call_id:
-        return
-    if not sideband_leases.sidebands_wanted():
-        return  # off, or nothing to hear for: no record to keep, no tool to run
-    if not isinstance(request, ASGIRequest):
-        logger.warning("call %s has no sideband: sidebands need an ASGI server", exchange.call_id)
-        return
-    sidebands().watch(
-        WatchedCall(
-            exchange.call_id,
-            exchange.session_id,
-            exchange.model,
-            user_id=exchange.user_id,
-            client_ip=exchange.client_ip,
-        )
-    )
-
-
 def _unrecorded(session_id: int, record: object) -> bool:
     return True  # REALTIME_RECORD_CONVERSATIONS is off: the sideband runs tools only
-
-
-def start_adopting() -> None:
-    """Take over, from now on, the calls whose sideband's process is gone."""
-    _local.start_adopting()
-
-
-def sidebands() -> Sidebands:
-    """The sidebands of this deployment (this process's, for now)."""
-    return _local

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from realtime import health, pages, views
+from realtime import health, metrics, pages, views
 
 app_name = "realtime"
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("", pages.voice_chat, name="voice_chat"),
     path("agents/<slug:slug>/", pages.voice_chat, name="agent_chat"),
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("api/realtime/client-secret", views.client_secret, name="client_secret"),
     path("api/realtime/handshake", views.handshake, name="handshake"),
     path("api/realtime/hangup", views.hangup, name="hangup"),

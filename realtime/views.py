@@ -27,14 +27,14 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostE
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_variables
 
-from realtime import agents, ratelimit, routing, tokens, upstream
+from realtime import agents, logcontext, ratelimit, routing, tokens, upstream
 from realtime.answers import NO_STORE, answer_upstream_failure, error_response
 from realtime.conf import MAX_BODY_BYTES, get_settings
 from realtime.csrf import csrf_failure
 from realtime.diagnostics import Exchange, end_hung_up_session, record
 from realtime.keys import fingerprint
 from realtime.models import ExchangeKind, Outcome, RealtimeSession, Source, Transport
-from realtime.sideband import sidebands, watch_relayed_call
+from realtime.sidebands import sidebands, watch_relayed_call
 
 T = TypeVar("T")
 ResponseT = TypeVar("ResponseT", bound=HttpResponse)
@@ -187,10 +187,13 @@ def api_endpoint(
         @csrf_exempt  # checked in admit() so that refusals are JSON and recorded
         @functools.wraps(handler)
         async def view(request: HttpRequest) -> HttpResponse:
+            # Every log line of this request names it; so does the answer.
+            request_id = logcontext.request_id(request.headers.get("X-Request-ID"))
+            logcontext.bind(request_id=request_id, transport=endpoint.transport or None)
             attempt = RelayAttempt(request, endpoint)
-            if refusal := await attempt.admit(check_headers):
-                return refusal
-            return await handler(attempt)
+            response = await attempt.admit(check_headers) or await handler(attempt)
+            response["X-Request-ID"] = request_id
+            return response
 
         view.api_endpoint = endpoint  # type: ignore[attr-defined]
         return view

@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 
-from realtime import sideband, upstream
+from realtime import sidebands, upstream
 from realtime.emulator.testing import EmulatorProcess
 from tests.support.redis import RedisServer
 from tests.support.servers import Server, project_env, run_daphne
@@ -46,7 +46,7 @@ async def close_upstream_client() -> AsyncIterator[None]:
     """Each test has its own event loop; end the sidebands and close the pooled client made
     on it."""
     yield
-    await sideband.sidebands().stop_all("test_over")
+    await sidebands.sidebands().stop_all("test_over")
     await upstream.aclose()
 
 

@@ -85,8 +85,24 @@ LOGIN_URL = "admin:login"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        # LOG_FORMAT=json: one object a line, the bound request and session fields
+        # (realtime.logcontext) and each event's outcome and durations as keys.
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "filters": {"realtime_context": {"()": "realtime.logcontext.ContextFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["realtime_context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         # Replaces Django's default DEBUG-only console handler, which would print twice.
@@ -262,6 +278,11 @@ try:
                 "DATABASE_POOL_SIZE must be 1 or more and DATABASE_POOL_TIMEOUT above 0"
             )
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = pool
+
+    LOG_FORMAT = env.str("LOG_FORMAT", "plain").lower()
+    if LOG_FORMAT not in LOGGING["formatters"]:
+        raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
+    LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT
 
     # With no key in development, talk to the offline emulator, which the app serves inside
     # this same process. Never implied with DEBUG off: a production server without a key

@@ -21,6 +21,7 @@ import pydantic_core
 from channels.db import database_sync_to_async
 from pydantic import ValidationError
 
+from realtime import metrics
 from realtime.keys import redact
 from realtime.tools.registry import CONTEXT_PARAMETER, ServerTool
 
@@ -63,7 +64,16 @@ async def run(
     started = time.perf_counter()
 
     def result(output: str, status: str) -> ToolResult:
-        return ToolResult(output, status, (time.perf_counter() - started) * 1000)
+        duration_ms = (time.perf_counter() - started) * 1000
+        logger.info(
+            "realtime tool %s %s %.1fms",
+            tool.name,
+            status,
+            duration_ms,
+            extra={"tool": tool.name, "outcome": status, "duration_ms": round(duration_ms, 1)},
+        )
+        metrics.tool_call(tool.name, status)
+        return ToolResult(output, status, duration_ms)
 
     try:
         parsed = tool.arguments_model.model_validate_json(arguments or "{}")

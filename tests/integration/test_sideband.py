@@ -9,7 +9,8 @@ import pytest
 
 from realtime import drain, record_writer
 from realtime.models import ConversationEntry, RealtimeSession, ResponseRecord
-from realtime.sideband import WatchedCall, sidebands
+from realtime.sideband import WatchedCall
+from realtime.sidebands import sidebands
 from tests.support.polling import eventually
 from tests.support.webrtc_client import WebRTCClient
 

@@ -18,6 +18,7 @@ PROJECT_STACK = {
     "django-permissions-policy",
     "django-csp",
     "whitenoise",
+    "python-json-logger",
 }
 INSTALL_LINE = "pip install 'voiceproject[emulator]'"
 

@@ -413,6 +413,7 @@ def test_starting_with_debug_off_and_no_secret_key_fails_with_one_clear_line():
         ("REALTIME_TRANSPORT", "smoke"),
         ("DATABASE_URL", "nosuchdb://x"),
         ("REDIS_URL", "cache.internal:6379"),
+        ("LOG_FORMAT", "xml"),
         ("REALTIME_TOOLS", "not json"),
         ("REALTIME_PROXY_IDLE_TIMEOUT", "-5"),
     ],
