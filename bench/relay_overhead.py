@@ -1,13 +1,15 @@
-"""What the relay adds: mint and handshake through daphne vs straight to the same upstream.
+"""What the relay adds: mint and handshake through the server vs straight to the upstream.
 
-Starts the offline emulator of OpenAI's realtime endpoints and daphne (as `make run` does,
-recording every exchange to a fresh SQLite file) as separate processes, then in one run
-sends the same requests through the relay and straight to the emulator, sequentially
-(latency) and concurrently (throughput). Each handshake's call is hung up right after its
-timed request, for relay and direct alike, so unconnected WebRTC peers do not pile up in the
-emulator. Prints a Markdown table for the README.
+Starts the offline emulator of OpenAI's realtime endpoints, then each --targets server in
+turn (daphne as `make run` serves the project, uvicorn with one worker or two as `make
+run-prod` does), recording every exchange to one fresh SQLite file, as separate processes;
+for each it sends the same requests through the relay and straight to the emulator,
+sequentially (latency) and concurrently (throughput). Each handshake's call is hung up
+right after its timed request, for relay and direct alike, so unconnected WebRTC peers do
+not pile up in the emulator. Prints a Markdown table for the README.
 
-    .venv/bin/python bench/relay_overhead.py [--requests 500] [--concurrency 8]
+    .venv/bin/python bench/relay_overhead.py [--requests 500] [--concurrency 8] \
+        [--targets daphne uvicorn uvicorn-2] [--redis]
 
 Loopback only; every loop is bounded by --requests.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -32,6 +35,9 @@ import httpx
 from aiortc import RTCConfiguration, RTCPeerConnection
 
 from realtime.emulator.testing import EmulatorProcess
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.redis import RedisServer
 
 PROJECT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -113,12 +119,46 @@ async def browser_offer() -> bytes:
     return "".join(line for line in lines if not line.startswith("a=candidate")).encode()
 
 
+# How each target serves the project: (command, what it is called in the table).
+TARGETS = {
+    "daphne": "daphne, 1 process",
+    "uvicorn": "uvicorn, 1 worker",
+    "uvicorn-2": "uvicorn, 2 workers",
+}
+
+
+def relay_command(target: str, port: int) -> list[str]:
+    if target == "daphne":
+        return [
+            str(BIN / "daphne"),
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "voiceproject.asgi:application",
+        ]
+    workers = "2" if target == "uvicorn-2" else "1"
+    return [
+        str(BIN / "uvicorn"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        workers,
+        "--ws",
+        "websockets-sansio",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "voiceproject.asgi:application",
+    ]
+
+
 @contextmanager
-def servers() -> Iterator[tuple[str, str]]:
-    """Start the emulator and daphne; yield (relay URL, upstream base URL)."""
+def emulator_and_env(redis_url: str | None) -> Iterator[tuple[str, dict[str, str]]]:
+    """Start the emulator; yield its base URL and the project's environment, migrated."""
     emulator = EmulatorProcess("--api-key", SERVER_KEY).start()
-    upstream = emulator.base_url
-    relay_port = free_port()
     workdir = tempfile.mkdtemp(prefix="relay-bench-")
     env = {
         "PATH": os.environ["PATH"],
@@ -131,36 +171,37 @@ def servers() -> Iterator[tuple[str, str]]:
         "SECRET_KEY": "bench-" + "x" * 44,
         "DATABASE_URL": f"sqlite:///{workdir}/bench.sqlite3",
         "OPENAI_API_KEY": SERVER_KEY,
-        "OPENAI_BASE_URL": upstream,
+        "OPENAI_BASE_URL": emulator.base_url,
         "REALTIME_RATE_LIMIT": "0",
     }
+    if redis_url:
+        env["REDIS_URL"] = redis_url
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "-v0"], cwd=PROJECT, env=env, check=True
     )
-    started = [
-        subprocess.Popen(
-            [
-                str(BIN / "daphne"),
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(relay_port),
-                "voiceproject.asgi:application",
-            ],
-            cwd=PROJECT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ),
-    ]
     try:
-        wait_for_port(relay_port, started[0])
-        yield f"http://127.0.0.1:{relay_port}", upstream
+        yield emulator.base_url, env
     finally:
-        for process in started:
-            process.send_signal(signal.SIGINT)
-            process.wait(10)
         emulator.stop()
+
+
+@contextmanager
+def relay(target: str, env: dict[str, str]) -> Iterator[str]:
+    """Serve the project as ``target`` says; yield its URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        relay_command(target, port),
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(20)
 
 
 async def run(
@@ -244,28 +285,44 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--targets", nargs="+", default=["daphne"], choices=sorted(TARGETS), help="in turn"
+    )
+    parser.add_argument(
+        "--redis", action="store_true", help="share a throwaway redis-server (REDIS_URL)"
+    )
     options = parser.parse_args()
     if options.requests < 1 or options.concurrency < 1:
         raise SystemExit("--requests and --concurrency must be positive")
-    with servers() as (relay, upstream):
-        results = asyncio.run(run(relay, upstream, options.requests, options.concurrency))
+    rows = []
+    with contextlib.ExitStack() as stack:
+        redis_url = None
+        if options.redis:
+            redis = RedisServer()
+            stack.callback(redis.stop)
+            redis_url = redis.url
+        upstream, env = stack.enter_context(emulator_and_env(redis_url))
+        for target in options.targets:
+            with relay(target, env) as url:
+                for row in asyncio.run(run(url, upstream, options.requests, options.concurrency)):
+                    rows.append((TARGETS[target], *row))
     print(
         f"{options.requests} requests per row; {os.cpu_count()} CPUs; Python "
-        f"{sys.version.split()[0]}\n"
+        f"{sys.version.split()[0]}; SQLite{', Redis' if options.redis else ''}\n"
     )
     print(
-        "| request | concurrency | relay p50 / p99 ms | direct p50 / p99 ms "
+        "| server | request | concurrency | relay p50 / p99 ms | direct p50 / p99 ms "
         "| added p50 / p99 ms | relay req/s | direct req/s |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, level, relay, direct in results:
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for server, name, level, relayed, direct in rows:
         print(
-            f"| {name} | {level} "
-            f"| {relay.percentile(0.5):.2f} / {relay.percentile(0.99):.2f} "
+            f"| {server} | {name} | {level} "
+            f"| {relayed.percentile(0.5):.2f} / {relayed.percentile(0.99):.2f} "
             f"| {direct.percentile(0.5):.2f} / {direct.percentile(0.99):.2f} "
-            f"| {relay.percentile(0.5) - direct.percentile(0.5):.2f} / "
-            f"{relay.percentile(0.99) - direct.percentile(0.99):.2f} "
-            f"| {relay.rate:.0f} | {direct.rate:.0f} |"
+            f"| {relayed.percentile(0.5) - direct.percentile(0.5):.2f} / "
+            f"{relayed.percentile(0.99) - direct.percentile(0.99):.2f} "
+            f"| {relayed.rate:.0f} | {direct.rate:.0f} |"
         )
 
 

@@ -1,7 +1,9 @@
 """Soak: mixed load with faults injected at random, for minutes; nothing lost, nothing leaks.
 
-It starts the emulator and the project under daphne (SQLite, as `make run` has it), then for
---minutes keeps up at once: proxied WebSocket sessions streaming real-time audio (a spoken
+It starts the emulator and the project under daphne (SQLite, as `make run` has it; or, with
+--processes 2 --postgres --redis, two daphne processes sharing a PostgreSQL cluster and a
+redis-server it starts on loopback, the clients spread over both), then for --minutes keeps
+up at once: proxied WebSocket sessions streaming real-time audio (a spoken
 turn every 4 s, each session living 5-30 s before the next replaces it), and browser-like
 HTTP clients that mint a secret, relay an offer (the ephemeral or the unified flow) and hang
 the call up. Every few seconds it injects one fault at random into the emulator (5xx, 429,
@@ -14,6 +16,7 @@ open file descriptors after warming up and at the end (they must be flat), and l
 percentiles by kind.
 
     .venv/bin/python bench/soak.py --minutes 10
+    .venv/bin/python bench/soak.py --minutes 10 --processes 2 --postgres --redis
 
 Loopback only; it stops by itself after --minutes (at most 60).
 """
@@ -43,7 +46,9 @@ from bench.emulator_load import percentile, resident_mib  # noqa: E402
 from bench.relay_overhead import browser_offer, free_port  # noqa: E402
 from bench.ws_proxy import cycle_frames  # noqa: E402
 from realtime.emulator.testing import EmulatorProcess  # noqa: E402
+from tests.support import postgres  # noqa: E402
 from tests.support.polling import wait_for  # noqa: E402
+from tests.support.redis import RedisServer  # noqa: E402
 from tests.support.servers import Server, project_env, run_daphne  # noqa: E402
 
 FRAME_SECONDS = 0.02
@@ -180,12 +185,23 @@ def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-async def soak(minutes: float, sessions: int, browsers: int, fault_every: float) -> None:
+async def soak(
+    minutes: float,
+    sessions: int,
+    browsers: int,
+    fault_every: float,
+    processes: int = 1,
+    cluster: str | None = None,
+    redis_url: str | None = None,
+) -> None:
     emulator = EmulatorProcess().start()
     workdir = Path(tempfile.mkdtemp(prefix="soak-"))
-    env = project_env(workdir / "soak.sqlite3", emulator.base_url)
-    server = run_daphne(env, free_port(), **SERVER_SETTINGS)
-    pid = server.process.pid
+    env = project_env(workdir / "soak.sqlite3", emulator.base_url, cluster=cluster)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    servers = [run_daphne(env, free_port(), **SERVER_SETTINGS) for _ in range(processes)]
+    server = servers[0]  # every process records into the same database
+    pids = [each.process.pid for each in servers]
     try:
         offer = await browser_offer()
         frames = cycle_frames()
@@ -194,13 +210,19 @@ async def soak(minutes: float, sessions: int, browsers: int, fault_every: float)
         warm_up = min(30.0, seconds / 5)
         deadline = time.monotonic() + seconds
         loads = [
-            *(socket_loop(server, frames, tally, deadline) for _ in range(sessions)),
-            *(browser_loop(server, offer, tally, deadline) for _ in range(browsers)),
+            *(
+                socket_loop(servers[index % processes], frames, tally, deadline)
+                for index in range(sessions)
+            ),
+            *(
+                browser_loop(servers[index % processes], offer, tally, deadline)
+                for index in range(browsers)
+            ),
         ]
         running = [asyncio.ensure_future(load) for load in loads]
         faults = asyncio.ensure_future(inject_faults(emulator, deadline, fault_every))
         await asyncio.sleep(warm_up)
-        start = (resident_mib(pid), open_fds(pid))
+        start = [(resident_mib(pid), open_fds(pid)) for pid in pids]
         await asyncio.gather(*running)
         injected = await faults
         # Sessions end a moment after their clients leave: let the last rows land.
@@ -214,16 +236,21 @@ async def soak(minutes: float, sessions: int, browsers: int, fault_every: float)
             timeout=30,
             what="every proxied session row to end",
         )
-        end = (resident_mib(pid), open_fds(pid))
+        end = [(resident_mib(pid), open_fds(pid)) for pid in pids]
         recorded = {
             row["kind"]: row["n"]
             for row in server.rows(
                 "select kind, count(*) as n from realtime_upstreamexchange group by kind"
             )
         }
-        report(minutes, sessions, browsers, tally, recorded, injected, start, end)
+        setup = (
+            f"{processes} daphne process{'es' if processes > 1 else ''} on "
+            f"{'PostgreSQL' if cluster else 'SQLite'}{' and Redis' if redis_url else ''}"
+        )
+        report(minutes, sessions, browsers, tally, recorded, injected, start, end, setup)
     finally:
-        server.kill()
+        for each in servers:
+            each.kill()
         emulator.stop()
 
 
@@ -234,12 +261,13 @@ def report(
     tally: Tally,
     recorded: dict[str, int],
     injected: Counter,
-    start: tuple[float, int],
-    end: tuple[float, int],
+    start: list[tuple[float, int]],
+    end: list[tuple[float, int]],
+    setup: str,
 ) -> None:
     print(
-        f"\nsoak: {minutes:g} min, {sessions} proxied sessions and {browsers} browsers at once, "
-        f"{sum(injected.values())} faults injected; {os.cpu_count()} CPUs\n"
+        f"\nsoak: {minutes:g} min, {setup}, {sessions} proxied sessions and {browsers} browsers "
+        f"at once, {sum(injected.values())} faults injected; {os.cpu_count()} CPUs\n"
     )
     print("| kind | requests made | rows recorded | p50 ms | p99 ms |")
     print("|---|---:|---:|---:|---:|")
@@ -252,10 +280,11 @@ def report(
     print("\n| answer | count |\n|---|---:|")
     for code, count in tally.answers.most_common():
         print(f"| {code} | {count} |")
-    print(
-        f"\nserver after warm-up: {start[0]:.1f} MiB resident, {start[1]} open files; "
-        f"at the end: {end[0]:.1f} MiB, {end[1]} open files"
-    )
+    for number, (before, after) in enumerate(zip(start, end, strict=True), 1):
+        print(
+            f"\nserver {number} after warm-up: {before[0]:.1f} MiB resident, {before[1]} open "
+            f"files; at the end: {after[0]:.1f} MiB, {after[1]} open files"
+        )
     lost = {kind: tally.made[kind] - recorded.get(kind, 0) for kind in tally.made}
     print(
         "requests without a row: " + (", ".join(f"{k} {v}" for k, v in lost.items() if v) or "none")
@@ -268,10 +297,36 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=10, help="proxied sessions at once")
     parser.add_argument("--browsers", type=int, default=2, help="HTTP clients at once")
     parser.add_argument("--fault-every", type=float, default=3, help="seconds between faults")
+    parser.add_argument("--processes", type=int, default=1, help="daphne processes, 1 or more")
+    parser.add_argument(
+        "--postgres", action="store_true", help="record into a throwaway PostgreSQL cluster"
+    )
+    parser.add_argument(
+        "--redis", action="store_true", help="share a throwaway redis-server (REDIS_URL)"
+    )
     options = parser.parse_args()
     if not 0 < options.minutes <= 60:
         parser.error("--minutes must be more than 0 and at most 60")
-    asyncio.run(soak(options.minutes, options.sessions, options.browsers, options.fault_every))
+    if options.processes < 1:
+        parser.error("--processes must be 1 or more")
+    with contextlib.ExitStack() as stack:
+        cluster = stack.enter_context(postgres.cluster()) if options.postgres else None
+        redis_url = None
+        if options.redis:
+            redis = RedisServer()
+            stack.callback(redis.stop)
+            redis_url = redis.url
+        asyncio.run(
+            soak(
+                options.minutes,
+                options.sessions,
+                options.browsers,
+                options.fault_every,
+                options.processes,
+                cluster,
+                redis_url,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -25,16 +25,18 @@ def on_postgres() -> bool:
     return TEST_DATABASE_URL.startswith(("postgres://", "postgresql://"))
 
 
-def fresh_database_url(sqlite_file: Path) -> str:
-    """A new, empty database for one server: ``sqlite_file``, or a new PostgreSQL database."""
-    if not on_postgres():
+def fresh_database_url(sqlite_file: Path, cluster: str | None = None) -> str:
+    """A new, empty database for one server: ``sqlite_file``, or a new database on the
+    PostgreSQL ``cluster`` (by default the tests', when they run on one)."""
+    cluster = cluster or (TEST_DATABASE_URL if on_postgres() else None)
+    if cluster is None:
         return f"sqlite:///{sqlite_file}"
     import psycopg
 
     name = f"server_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as admin:
+    with psycopg.connect(cluster, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(urlsplit(TEST_DATABASE_URL)._replace(path=f"/{name}"))
+    return urlunsplit(urlsplit(cluster)._replace(path=f"/{name}"))
 
 
 def query(database_url: str, sql: str, *params: object) -> list[dict]:

@@ -97,16 +97,16 @@ class Server:
         self.process.wait(10)
 
 
-def project_env(database: Path, openai_base_url: str) -> dict[str, str]:
+def project_env(database: Path, openai_base_url: str, cluster: str | None = None) -> dict[str, str]:
     """A fresh project environment: its own migrated database (``database``, a SQLite file,
-    unless the tests run on PostgreSQL), the given upstream."""
+    unless the tests run on PostgreSQL or ``cluster`` names one), the given upstream."""
     env = {
         "PATH": os.environ["PATH"],
         "PYTHONUNBUFFERED": "1",  # so output arrives line by line
         "ENV_FILES": "",
         "DEBUG": "true",
         "SECRET_KEY": SERVER_SECRET_KEY,
-        "DATABASE_URL": fresh_database_url(database),
+        "DATABASE_URL": fresh_database_url(database, cluster),
         "OPENAI_API_KEY": "sk-test-server-key",
         "OPENAI_BASE_URL": openai_base_url,
     }
