@@ -34,6 +34,7 @@ from realtime import drain, sweep, tasks
 from realtime.conf import get_settings
 from realtime.models import ConversationEntry, EntryKind, RealtimeSession, Transport
 from realtime.pricing import TokenUsage
+from realtime.record_writer import RESPONSE_COLUMNS
 from realtime.recorder import SessionTotals
 from realtime.tools.registry import registered_tools
 
@@ -111,14 +112,7 @@ def recorded_so_far(session_id: int) -> tuple[SessionTotals, set[str]]:
     entries = ConversationEntry.objects.filter(session_id=session_id)
     turns = entries.filter(kind__in=[EntryKind.USER_SPEECH, EntryKind.USER_TEXT]).count()
     seen = set(entries.exclude(item_id="").values_list("item_id", flat=True))
-    fields = [
-        "input_text_tokens",
-        "input_audio_tokens",
-        "cached_text_tokens",
-        "cached_audio_tokens",
-        "output_text_tokens",
-        "output_audio_tokens",
-    ]
+    fields = [column for column in RESPONSE_COLUMNS if column.endswith("_tokens")]
     sums: dict[str, Any] = (
         RealtimeSession.objects.get(pk=session_id)
         .responses.order_by()

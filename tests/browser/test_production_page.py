@@ -2,15 +2,19 @@
 WhiteNoise under hashed names, under the Content-Security-Policy: a spoken turn over each
 transport with no console error (a refused script, style or connection would be one)."""
 
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import open_page
-from tests.support.servers import PROJECT, Server, project_env, run_daphne
+from tests.support.servers import (
+    PLAIN_HTTP_PRODUCTION,
+    Server,
+    collect_static,
+    project_env,
+    run_daphne,
+)
 
 TURN_SECONDS = 30_000  # ms: a spoken turn and its reply at four times real time
 
@@ -18,24 +22,9 @@ TURN_SECONDS = 30_000  # ms: a spoken turn and its reply at four times real time
 @pytest.fixture(scope="module")
 def production(tmp_path_factory, emulator, unused_tcp_port_factory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("production")
-    env = {
-        **project_env(folder / "db.sqlite3", emulator.base_url),
-        # Production settings over plain http on loopback.
-        "DEBUG": "false",
-        "SECURE_SSL_REDIRECT": "false",
-        "SESSION_COOKIE_SECURE": "false",
-        "CSRF_COOKIE_SECURE": "false",
-        "STATIC_ROOT": str(folder / "collected"),
-        "REALTIME_RATE_LIMIT": "0",
-    }
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-        cwd=PROJECT,
-        env=env,
-        check=True,
-        timeout=120,
-    )
-    server = run_daphne(env, unused_tcp_port_factory())
+    env = project_env(folder / "db.sqlite3", emulator.base_url)
+    env = collect_static({**env, **PLAIN_HTTP_PRODUCTION}, folder / "collected")
+    server = run_daphne(env, unused_tcp_port_factory(), REALTIME_RATE_LIMIT="0")
     yield server
     server.kill()
 

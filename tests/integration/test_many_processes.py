@@ -13,6 +13,7 @@ import pytest
 from django.test import override_settings
 
 from realtime import tokens
+from tests.support.calls import hang_up, listeners, relay_call
 from tests.support.polling import eventually, wait_for
 from tests.support.realtime_client import connect
 from tests.support.servers import SERVER_SECRET_KEY, Server, create_superuser, project_env
@@ -177,13 +178,13 @@ async def test_staff_end_a_webrtc_call_whose_sideband_the_other_process_holds(
     holder, other = pair
     caller = WebRTCClient()
     try:
-        call_id = await relayed_call(holder, caller, agent)
-        await eventually(lambda: emulator_outputs(emulator) == 2, 10, what="the sideband to attach")
+        call_id = await relay_call(holder, caller, agent)
+        await eventually(lambda: listeners(emulator) == 2, 10, what="the sideband to attach")
         [row] = holder.rows("select * from realtime_realtimesession where call_id = ?", call_id)
 
         page = await asyncio.to_thread(staff_on(other).end_sessions, row["id"])
 
-        await eventually(lambda: emulator_outputs(emulator) == 0, 10, what="the hangup")
+        await eventually(lambda: listeners(emulator) == 0, 10, what="the hangup")
     finally:
         await caller.close()
 
@@ -205,28 +206,10 @@ async def test_a_call_hung_up_through_the_other_process_ends_as_a_hangup_with_it
     holder, other = pair
     caller = WebRTCClient()
     try:
-        call_id = await relayed_call(holder, caller, agent)
-        await eventually(lambda: emulator_outputs(emulator) == 2, 10, what="the sideband")
-        caller.send(
-            {
-                "type": "conversation.item.create",
-                "item": {
-                    "type": "message",
-                    "role": "user",
-                    "content": [{"type": "input_text", "text": "hello from the page"}],
-                },
-            }
-        )
-        caller.send({"type": "response.create"})
-        await caller.until("response.done", seconds=30)
-        async with httpx.AsyncClient(base_url=other.url, timeout=30) as browser:
-            page = await browser.get("/")
-            hung_up = await browser.post(
-                "/api/realtime/hangup",
-                json={"call_id": call_id},
-                headers={"X-CSRFToken": page.cookies["csrftoken"], "Referer": f"{other.url}/"},
-            )
-        assert hung_up.status_code == 204, hung_up.text
+        call_id = await relay_call(holder, caller, agent)
+        await eventually(lambda: listeners(emulator) == 2, 10, what="the sideband")
+        await caller.ask("hello from the page")
+        await hang_up(other, call_id)
         # The holder's sideband hears the call end and writes the conversation's totals.
         row = await asyncio.to_thread(
             wait_for,
@@ -248,31 +231,6 @@ async def test_a_call_hung_up_through_the_other_process_ends_as_a_hangup_with_it
 
     assert (row["end_reason"], row["turns"]) == ("hangup", 1)
     assert row["total_tokens"] > 0
-
-
-async def relayed_call(server: Server, caller: WebRTCClient, agent: str) -> str:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as browser:
-        page = await browser.get("/")
-        answer = await browser.post(
-            "/api/realtime/handshake",
-            content=(await caller.offer()).encode(),
-            headers={
-                "Content-Type": "application/sdp",
-                "X-CSRFToken": page.cookies["csrftoken"],
-                "Referer": f"{server.url}/",
-                "User-Agent": agent,
-            },
-        )
-    assert answer.status_code == 201, answer.text
-    await caller.accept(answer.text)
-    return answer.headers["X-Realtime-Call-Id"]
-
-
-def emulator_outputs(emulator) -> int:
-    """How many connections hear the emulator's one WebRTC call (its data channel and any
-    sideband)."""
-    sessions = emulator.state()["sessions"].values()
-    return sum(session["outputs"] for session in sessions if session["transport"] == "webrtc")
 
 
 def test_health_names_the_shared_cache_and_channel_layer(pair):

@@ -11,6 +11,7 @@ from realtime import drain, record_writer
 from realtime.models import ConversationEntry, RealtimeSession, ResponseRecord
 from realtime.sideband import WatchedCall
 from realtime.sidebands import sidebands
+from tests.support.calls import listeners
 from tests.support.polling import eventually
 from tests.support.webrtc_client import WebRTCClient
 
@@ -49,30 +50,8 @@ async def mint(browser, csrf_token) -> dict:
     return minted.json()
 
 
-def call_outputs(emulator) -> int:
-    """How many connections hear the emulator's one WebRTC call (its data channel and any
-    sideband)."""
-    sessions = emulator.state()["sessions"].values()
-    return sum(session["outputs"] for session in sessions if session["transport"] == "webrtc")
-
-
 async def sideband_attached(emulator, outputs: int = 2) -> None:
-    await eventually(lambda: call_outputs(emulator) == outputs, 10, what="the sideband to attach")
-
-
-async def typed_turn(caller: WebRTCClient, text: str) -> list[dict]:
-    caller.send(
-        {
-            "type": "conversation.item.create",
-            "item": {
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": text}],
-            },
-        }
-    )
-    caller.send({"type": "response.create"})
-    return await caller.until("response.done", seconds=30)
+    await eventually(lambda: listeners(emulator) == outputs, 10, what="the sideband to attach")
 
 
 async def hang_up(browser, csrf_token, call_id: str) -> None:
@@ -100,7 +79,7 @@ async def a_call_with_a_typed_turn(
     and the session as it ended."""
     call_id = await relay_call(browser, csrf_token, caller)
     await sideband_attached(emulator)
-    events = await typed_turn(caller, text)
+    events = await caller.ask(text)
     await hang_up(browser, csrf_token, call_id)
     return events, await ended(call_id)
 
@@ -143,7 +122,7 @@ async def test_an_ephemeral_call_is_recorded_under_the_session_its_mint_started(
     minted = await mint(browser, csrf_token)
     call_id = await relay_call(browser, csrf_token, caller, bearer=minted["value"])
     await sideband_attached(emulator)
-    await typed_turn(caller, "hello with a secret")
+    await caller.ask("hello with a secret")
     await hang_up(browser, csrf_token, call_id)
 
     session = await ended(call_id)
@@ -174,7 +153,7 @@ async def test_a_dropped_sideband_attaches_again_and_records_the_rest_of_the_cal
         what="the drop to be recorded",
     )
     await sideband_attached(emulator)
-    await typed_turn(caller, "after the drop")
+    await caller.ask("after the drop")
     await hang_up(browser, csrf_token, call_id)
 
     session = await ended(call_id)
@@ -207,9 +186,9 @@ async def test_with_the_sideband_off_no_second_connection_is_made(
 ):
     settings.REALTIME_SIDEBAND = False
     call_id = await relay_call(browser, csrf_token, caller)
-    await typed_turn(caller, "nobody listens")
+    await caller.ask("nobody listens")
 
-    assert call_outputs(emulator) == 1
+    assert listeners(emulator) == 1
     await hang_up(browser, csrf_token, call_id)
     session = await ended(call_id)
     assert session.end_reason == "hangup"
@@ -253,7 +232,7 @@ async def test_a_stopping_server_ends_its_sidebands_and_their_records(
     monkeypatch.setattr(drain, "live", registry)
     call_id = await relay_call(browser, csrf_token, caller)
     await sideband_attached(emulator)
-    await typed_turn(caller, "just before the restart")
+    await caller.ask("just before the restart")
 
     await registry.drain(grace=2)
 

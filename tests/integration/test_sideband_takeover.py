@@ -8,10 +8,10 @@ import asyncio
 import signal
 from collections.abc import AsyncIterator, Iterator
 
-import httpx
 import pytest
 
 from realtime.sideband_leases import ADOPT_EVERY, LEASE_SECONDS
+from tests.support.calls import hang_up, listeners, relay_call
 from tests.support.polling import eventually, wait_for
 from tests.support.servers import Server, project_env, run_daphne
 from tests.support.webrtc_client import WebRTCClient
@@ -40,56 +40,6 @@ async def caller() -> AsyncIterator[WebRTCClient]:
     await client.close()
 
 
-def watchers(emulator) -> int:
-    """How many connections hear the emulator's one WebRTC call (its data channel and any
-    sideband)."""
-    sessions = emulator.state()["sessions"].values()
-    return sum(session["outputs"] for session in sessions if session["transport"] == "webrtc")
-
-
-async def call_through(server: Server, caller: WebRTCClient) -> str:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as browser:
-        page = await browser.get("/")
-        answer = await browser.post(
-            "/api/realtime/handshake",
-            content=(await caller.offer()).encode(),
-            headers={
-                "Content-Type": "application/sdp",
-                "X-CSRFToken": page.cookies["csrftoken"],
-                "Referer": f"{server.url}/",
-            },
-        )
-    assert answer.status_code == 201, answer.text
-    await caller.accept(answer.text)
-    return answer.headers["X-Realtime-Call-Id"]
-
-
-async def hang_up(server: Server, call_id: str) -> None:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as browser:
-        page = await browser.get("/")
-        answer = await browser.post(
-            "/api/realtime/hangup",
-            json={"call_id": call_id},
-            headers={"X-CSRFToken": page.cookies["csrftoken"], "Referer": f"{server.url}/"},
-        )
-    assert answer.status_code == 204, answer.text
-
-
-async def typed_turn(caller: WebRTCClient, text: str) -> None:
-    caller.send(
-        {
-            "type": "conversation.item.create",
-            "item": {
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": text}],
-            },
-        }
-    )
-    caller.send({"type": "response.create"})
-    await caller.until("response.done", seconds=30)
-
-
 def recorded_texts(server: Server, session_id: int) -> list[str]:
     rows = server.rows(
         "select text from realtime_conversationentry where session_id = ? and kind = 'user_text' "
@@ -114,20 +64,20 @@ async def one_call_recorded_by_both(
     """Call through the first process, talk, stop it with ``stop_holder``, talk again once
     the second watches the call, hang up through the second; the session's row."""
     holder, other = pair
-    call_id = await call_through(holder, caller)
-    await eventually(lambda: watchers(emulator) == 2, 10, what="one sideband to attach")
+    call_id = await relay_call(holder, caller)
+    await eventually(lambda: listeners(emulator) == 2, 10, what="one sideband to attach")
     [session] = holder.rows("select id from realtime_realtimesession where call_id = ?", call_id)
-    await typed_turn(caller, "before the holder stops")
+    await caller.ask("before the holder stops")
     await asyncio.to_thread(
         wait_for, lambda: recorded_texts(other, session["id"]), 10, "the first turn's record"
     )
 
     await stop_holder(holder)
-    await eventually(lambda: watchers(emulator) == 1, 10, what="the holder's sideband to go")
+    await eventually(lambda: listeners(emulator) == 1, 10, what="the holder's sideband to go")
     await eventually(
-        lambda: watchers(emulator) == 2, TAKEOVER_SECONDS, what="the other process to take over"
+        lambda: listeners(emulator) == 2, TAKEOVER_SECONDS, what="the other process to take over"
     )
-    await typed_turn(caller, "after the takeover")
+    await caller.ask("after the takeover")
     await asyncio.to_thread(
         wait_for,
         lambda: len(recorded_texts(other, session["id"])) == 2,
@@ -140,12 +90,12 @@ async def one_call_recorded_by_both(
 
 
 async def test_only_one_of_two_processes_watches_a_call(pair, caller, emulator):
-    await call_through(pair[0], caller)
-    await eventually(lambda: watchers(emulator) == 2, 10, what="one sideband to attach")
+    await relay_call(pair[0], caller)
+    await eventually(lambda: listeners(emulator) == 2, 10, what="one sideband to attach")
 
     await asyncio.sleep(ADOPT_EVERY + 1)  # the other process has looked for orphans since
 
-    assert watchers(emulator) == 2  # the caller's data channel and one sideband
+    assert listeners(emulator) == 2  # the caller's data channel and one sideband
 
 
 async def test_a_killed_holders_call_is_taken_over_and_its_record_goes_on(pair, caller, emulator):

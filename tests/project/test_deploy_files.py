@@ -12,7 +12,6 @@ import shutil
 import socket
 import ssl
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +24,14 @@ from realtime.conf import RealtimeSettings
 from tests.support.polling import wait_for
 from tests.support.ports import free_port
 from tests.support.realtime_client import connect
-from tests.support.servers import PROJECT, SERVER_SECRET_KEY, Server, project_env, run_daphne
+from tests.support.servers import (
+    PROJECT,
+    SERVER_SECRET_KEY,
+    Server,
+    collect_static,
+    project_env,
+    run_daphne,
+)
 
 DEPLOY = PROJECT / "deploy"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -172,13 +178,7 @@ def nginx(emulator, tmp_path_factory, unused_tcp_port_factory) -> Iterator[Nginx
     folder = tmp_path_factory.mktemp("nginx")
     env = project_env(folder / "db.sqlite3", emulator.base_url)
     static_root = folder / "static"
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-        cwd=PROJECT,
-        env={**env, "DEBUG": "false", "STATIC_ROOT": str(static_root)},
-        check=True,
-        timeout=120,
-    )
+    collect_static(env, static_root)
     app = run_daphne(env, unused_tcp_port_factory(), REALTIME_RATE_LIMIT="0")
     proxy = Nginx(folder, app, static_root)
     yield proxy

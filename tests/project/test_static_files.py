@@ -5,40 +5,27 @@ Content-Security-Policy it satisfies."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.support.servers import PROJECT, Server, project_env, run_daphne
+from tests.support.servers import (
+    PLAIN_HTTP_PRODUCTION,
+    Server,
+    collect_static,
+    project_env,
+    run_daphne,
+)
 
-# Production settings served over plain http on loopback.
-PRODUCTION = {
-    "DEBUG": "false",
-    "SECURE_SSL_REDIRECT": "false",
-    "SESSION_COOKIE_SECURE": "false",
-    "CSRF_COOKIE_SECURE": "false",
-}
 YEAR = 365 * 24 * 3600
 
 
 @pytest.fixture(scope="module")
 def production(emulator, tmp_path_factory, unused_tcp_port_factory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("static")
-    env = {
-        **project_env(folder / "db.sqlite3", emulator.base_url),
-        **PRODUCTION,
-        "STATIC_ROOT": str(folder / "collected"),
-    }
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-        cwd=PROJECT,
-        env=env,
-        check=True,
-        timeout=120,
-    )
+    env = project_env(folder / "db.sqlite3", emulator.base_url)
+    env = collect_static({**env, **PLAIN_HTTP_PRODUCTION}, folder / "collected")
     server = run_daphne(env, unused_tcp_port_factory())
     yield server
     server.kill()

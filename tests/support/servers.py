@@ -120,6 +120,29 @@ def project_env(database: Path, openai_base_url: str, cluster: str | None = None
     return env
 
 
+# Production's settings, served over plain http on loopback: no TLS there to redirect to.
+PLAIN_HTTP_PRODUCTION = {
+    "DEBUG": "false",
+    "SECURE_SSL_REDIRECT": "false",
+    "SESSION_COOKIE_SECURE": "false",
+    "CSRF_COOKIE_SECURE": "false",
+}
+
+
+def collect_static(env: dict[str, str], static_root: Path) -> dict[str, str]:
+    """Run `manage.py collectstatic` as a deploy does (production's hashed, compressed
+    storage) into ``static_root``; ``env`` with STATIC_ROOT naming it."""
+    env = {**env, "STATIC_ROOT": str(static_root)}
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=PROJECT,
+        env={**env, "DEBUG": "false"},
+        check=True,
+        timeout=120,
+    )
+    return env
+
+
 # How each server is started, and the line it prints once it listens. Only the command line
 # names the address: the app learns nothing of it.
 SERVER_COMMANDS = {

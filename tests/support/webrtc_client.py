@@ -105,6 +105,22 @@ class WebRTCClient:
     def send(self, event: dict[str, Any]) -> None:
         self.channel.send(json.dumps(event))
 
+    async def ask(self, text: str, seconds: float = 30) -> list[dict[str, Any]]:
+        """Type ``text`` and ask for a response, over the data channel; the events up to
+        its ``response.done``."""
+        self.send(
+            {
+                "type": "conversation.item.create",
+                "item": {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": text}],
+                },
+            }
+        )
+        self.send({"type": "response.create"})
+        return await self.until("response.done", seconds=seconds)
+
     async def until(self, event_type: str, seconds: float = 20) -> list[dict[str, Any]]:
         seen = []
         async with asyncio.timeout(seconds):

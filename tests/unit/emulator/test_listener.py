@@ -10,7 +10,7 @@ def test_accepted_connections_send_without_waiting_for_the_clients_ack():
     # socket.socket() says 0, and every answer written in two parts (head, then body)
     # waited out the client's delayed ACK, 40 ms a request.
     listener = listen("127.0.0.1", 0)
-    with listener, socket.create_connection(listener.getsockname()) as client:
+    with listener, socket.create_connection(listener.getsockname()):
         accepted, _ = listener.accept()
         with accepted:
             assert listener.proto == accepted.proto == socket.IPPROTO_TCP
