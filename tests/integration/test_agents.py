@@ -20,7 +20,7 @@ from realtime.agents import Profile, resolve_sync
 from realtime.conf import get_settings
 from realtime.models import RealtimeSession, UpstreamExchange
 from realtime.routing import websocket_urlpatterns
-from tests.integration.test_sideband import sideband_attached, typed_turn
+from tests.integration.test_sideband import sideband_attached
 from tests.support.webrtc_client import WebRTCClient
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("openai_emulator")]
@@ -193,7 +193,7 @@ async def test_a_unified_call_applies_the_agent_and_its_sideband_runs_the_agents
         assert created["instructions"] == CONCIERGE["instructions"]
         assert [tool["name"] for tool in created["tools"]] == ["add_numbers"]
         await sideband_attached(emulator)
-        await typed_turn(caller, "add_numbers please")
+        await caller.ask("add_numbers please")
         answered = await caller.until("response.done", seconds=30)
         assert "The add_numbers tool returned: 0." in json.dumps(answered[-1])  # 0 + 0
     finally:

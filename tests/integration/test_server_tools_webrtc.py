@@ -15,7 +15,6 @@ from tests.integration.test_sideband import (
     mint,
     relay_call,
     sideband_attached,
-    typed_turn,
 )
 from tests.support.webrtc_client import WebRTCClient
 
@@ -49,7 +48,7 @@ async def test_a_call_through_the_relay_gets_the_server_tools_answer_and_the_log
     call_id = await relay_call(browser, csrf_token, caller)
     await sideband_attached(emulator)
 
-    called = await typed_turn(caller, "lookup_order 42")
+    called = await caller.ask("lookup_order 42")
     assert called[-1]["response"]["output"][0]["name"] == "lookup_order"
     # The caller does nothing: the sideband answered, and the model speaks of the result.
     answered = await caller.until("response.done", seconds=30)
@@ -77,7 +76,7 @@ async def test_an_ephemeral_call_runs_the_server_tools_its_mint_declared(
     call_id = await relay_call(browser, csrf_token, caller, bearer=minted["value"])
     await sideband_attached(emulator)
 
-    await typed_turn(caller, "lookup_order 9")
+    await caller.ask("lookup_order 9")
     answered = await caller.until("response.done", seconds=30)
     assert '"order":"9"' in said(answered[-1])
     await hang_up(browser, csrf_token, call_id)
