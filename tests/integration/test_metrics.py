@@ -65,15 +65,18 @@ async def test_metrics_count_what_the_server_did_for_its_token_only(start_daphne
         (("reason", "client_closed"), ("transport", "websocket")),
     )
 
-    # The session's row (and its count) is written just after the client has gone.
+    open_sockets = ("realtime_open_sessions", (("transport", "websocket"),))
+
+    # The session's row (and its count) is written just after the client has gone, and it
+    # stops counting as open last of all.
     async def once_ended() -> dict | None:
         found = await scrape(server)
-        return found if found.get(ended) else None
+        return found if found.get(ended) and found.get(open_sockets) == 0 else None
 
     after = await eventually(once_ended, 10, what="the session's end to be counted")
 
     assert refused.status_code == 401
-    assert during[("realtime_open_sessions", (("transport", "websocket"),))] == 1
+    assert during[open_sockets] == 1
     assert after[("realtime_exchanges_total", (("kind", "client_secret"), ("outcome", "ok")))] == 3
     assert after[("realtime_relay_seconds_count", (("kind", "client_secret"),))] == 3
     assert after[("realtime_proxy_connect_seconds_count", ())] == 1
@@ -81,6 +84,6 @@ async def test_metrics_count_what_the_server_did_for_its_token_only(start_daphne
         after[("realtime_tool_calls_total", (("outcome", "completed"), ("tool", "lookup_order")))]
         == 1
     )
-    assert after[("realtime_open_sessions", (("transport", "websocket"),))] == 0
+    assert after[open_sockets] == 0
     assert after[ended] == 1
     assert after[("realtime_cost_usd_total", (("model", "gpt-realtime-2.1"),))] > 0
