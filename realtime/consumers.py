@@ -35,7 +35,6 @@ from realtime import drain, ending, logcontext, policy, proxy, upstream
 from realtime.conf import get_settings
 from realtime.flow import ClientFlow, client_flow
 from realtime.proxy_session import ProxySession
-from realtime.tools import calls as tool_calls
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +49,6 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
     session: ProxySession | None = None
     upstream: upstream.RelaySocket | None = None
     flow: ClientFlow
-    session_group = ""  # the channel-layer group staff end the session through
     transport = "websocket"  # as live sessions are counted (realtime.metrics)
 
     def __init__(self, *args: Any, browser_path: bool = False, **kwargs: Any) -> None:
@@ -92,9 +90,7 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.loop = asyncio.get_running_loop()
-        headers = dict(self.scope.get("headers") or [])
-        given = headers.get(b"x-request-id", b"").decode("latin-1")
-        logcontext.bind(request_id=logcontext.request_id(given), transport="websocket")
+        logcontext.bind(request_id=logcontext.scope_request_id(self.scope), transport="websocket")
         self.flow = client_flow(self.scope)
         self.session = session = ProxySession.begin(self.scope, get_settings(), self.loop.time())
         self.flow.watch_frames(session.conf.proxy_max_frame_bytes, self.frame_broken)
@@ -114,14 +110,7 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
             await self.end(proxy.ending(refused.code, refused.message))
             return
         session.note_caller(caller)
-        session.tools = tool_calls.for_session(
-            session.profile.server_tools(),
-            self.send_upstream,
-            transport="websocket",
-            user_id=caller.user_id,
-            client_ip=session.exchange.client_ip,
-            log=session.log,
-        )
+        session.start_tools(self.send_upstream)
         record_opened = session.open_record()
         upstream_started = time.perf_counter()
         try:
@@ -135,7 +124,8 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
         self.upstream.on_backpressure = self.upstream_backpressure
         await record_opened
         logcontext.bind(session_id=session.session_id, user_id=caller.user_id)
-        await self.join_session_group()
+        if self.channel_layer is not None:  # staff may end it from any process
+            await ending.join(self.channel_name, session.session_id)
         if session.closing:
             return  # drained while it connected; the wind-up closes the new socket
         await self.accept(self.subprotocol)
@@ -222,12 +212,6 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
 
     # --- how a session ends -----------------------------------------------------------------
 
-    async def join_session_group(self) -> None:
-        """Hear the admin's end_sessions action, from whichever process (realtime.ending)."""
-        if self.channel_layer is not None and self.session.session_id is not None:
-            self.session_group = ending.session_group(self.session.session_id)
-            await self.channel_layer.group_add(self.session_group, self.channel_name)
-
     async def realtime_end_session(self, message: dict[str, Any]) -> None:
         """Staff ended the session from the admin."""
         await self.end(proxy.ending(ending.END_REASON))
@@ -309,12 +293,9 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
                     await self.session.tools.close()
                 await self.close_upstream()
             finally:
-                if self.session_group:
-                    with contextlib.suppress(Exception):  # the group's entries expire anyway
-                        await self.channel_layer.group_discard(
-                            self.session_group, self.channel_name
-                        )
                 if self.session is not None:
+                    if self.channel_layer is not None:
+                        await ending.leave(self.channel_name, self.session.session_id)
                     self.flow.release()
                     await self.session.finish()
         finally:

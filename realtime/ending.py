@@ -15,6 +15,7 @@ hung up by the admin's process itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -68,6 +69,21 @@ async def hang_up(call_id: str, session_id: int | None) -> bool:
     return not exchange.error_code
 
 
+async def join(channel: str, session_id: int | None) -> None:
+    """Let ``channel`` hear the end of session ``session_id`` (a no-op without a layer)."""
+    layer = get_channel_layer()
+    if layer is not None and session_id is not None:
+        await layer.group_add(session_group(session_id), channel)
+
+
+async def leave(channel: str, session_id: int | None) -> None:
+    """Best-effort: a group's entries expire by themselves (channels-redis) anyway."""
+    layer = get_channel_layer()
+    if layer is not None and session_id is not None:
+        with contextlib.suppress(Exception):
+            await layer.group_discard(session_group(session_id), channel)
+
+
 class SidebandChannel:
     """This process's channel on the layer, through which its sidebands hear an end."""
 
@@ -86,12 +102,11 @@ class SidebandChannel:
             self._channel = await layer.new_channel("realtime.sidebands.")
             self._listener = tasks.detached(self._listen(layer, self._channel))
         self._ends[session_id] = end
-        await layer.group_add(session_group(session_id), self._channel)
+        await join(self._channel, session_id)
 
     async def leave(self, session_id: int) -> None:
-        layer = get_channel_layer()
-        if self._ends.pop(session_id, None) is not None and layer is not None:
-            await layer.group_discard(session_group(session_id), self._channel)
+        if self._ends.pop(session_id, None) is not None:
+            await leave(self._channel, session_id)
 
     async def _listen(self, layer, channel: str) -> None:
         while True:

@@ -17,9 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
-from django.core.cache import cache, caches
-from django.core.cache.backends.dummy import DummyCache
-from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -27,6 +25,7 @@ from django.views.decorators.http import require_GET
 
 from realtime.answers import NO_STORE
 from realtime.keys import redact
+from realtime.sideband_leases import shared_cache
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ async def _channel_layer() -> None:
 def _checks() -> dict[str, Callable[[], Awaitable[None]]]:
     """What this process depends on that lives outside it."""
     checks: dict[str, Callable[[], Awaitable[None]]] = {"database": _database}
-    if not isinstance(caches["default"], LocMemCache | DummyCache):
+    if shared_cache():
         checks["cache"] = _cache
     layer = get_channel_layer()
     if layer is not None and not isinstance(layer, InMemoryChannelLayer):

@@ -42,6 +42,12 @@ def request_id(given: str | None) -> str:
     return uuid.uuid4().hex
 
 
+def scope_request_id(scope: dict[str, Any]) -> str:
+    """``request_id`` for an ASGI connection, from its ``X-Request-ID`` header if any."""
+    given = dict(scope.get("headers") or []).get(b"x-request-id", b"")
+    return request_id(given.decode("latin-1"))
+
+
 class ContextFilter(logging.Filter):
     """Copy the bound fields onto each record (a handler's filter)."""
 

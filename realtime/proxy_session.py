@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,7 @@ from realtime.proxy import (
     query_value,
 )
 from realtime.recorder import ConversationLog
+from realtime.tools import calls as tool_calls
 from realtime.tools.calls import ServerToolCalls
 
 
@@ -98,6 +100,17 @@ class ProxySession:
         self.exchange.user_id = caller.user_id
         self.exchange.secret_fingerprint = caller.secret_fingerprint
         self.slot = caller.slot
+
+    def start_tools(self, send: Callable[[str], Awaitable[None]]) -> None:
+        """The server tools of the session's profile, answered to OpenAI through ``send``."""
+        self.tools = tool_calls.for_session(
+            self.profile.server_tools(),
+            send,
+            transport="websocket",
+            user_id=self.exchange.user_id,
+            client_ip=self.exchange.client_ip,
+            log=self.log,
+        )
 
     def note_profile(self, profile: Profile, scope: dict[str, Any]) -> None:
         """Configure the session as ``profile`` says (an agent's, or the settings'); the

@@ -282,8 +282,7 @@ class Sideband:
 
     async def _finish(self) -> None:
         try:
-            with contextlib.suppress(Exception):  # its group's entries expire anyway
-                await ending.sideband_channel.leave(self.call.session_id)
+            await ending.sideband_channel.leave(self.call.session_id)
             if self.handed_over:
                 # What was heard is written before the lease goes: the next holder's
                 # record resumes from it.

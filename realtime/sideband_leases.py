@@ -179,9 +179,8 @@ class Adopter:
         while not drain.live.draining:
             try:
                 for call in await _open_calls(CALL_MAX_SECONDS):
-                    if holds(call["call_id"]) or await held_by(call["call_id"]):
-                        continue
-                    if await take(call["call_id"], sweep.current()):
+                    # take() fails where another holds the lease: no read before it.
+                    if not holds(call["call_id"]) and await take(call["call_id"], sweep.current()):
                         logger.info("taking over the sideband of call %s", call["call_id"])
                         adopt(call)
             except asyncio.CancelledError:
