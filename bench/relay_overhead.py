@@ -37,6 +37,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 from realtime.emulator.testing import EmulatorProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.ports import free_port
 from tests.support.redis import RedisServer
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -59,12 +60,6 @@ class Sample:
     def percentile(self, fraction: float) -> float:
         ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for_port(port: int, process: subprocess.Popen, deadline: float = 30) -> None:

@@ -16,7 +16,13 @@ from realtime import tokens
 from tests.support.calls import hang_up, listeners, relay_call
 from tests.support.polling import eventually, wait_for
 from tests.support.realtime_client import connect
-from tests.support.servers import SERVER_SECRET_KEY, Server, create_superuser, project_env
+from tests.support.servers import (
+    SERVER_SECRET_KEY,
+    Server,
+    create_superuser,
+    project_env,
+    sign_in,
+)
 from tests.support.servers import run_daphne as start
 from tests.support.webrtc_client import WebRTCClient
 
@@ -74,19 +80,9 @@ class Staff:
 
     def __init__(self, server: Server) -> None:
         self.server = server
-        self.browser = httpx.Client(base_url=server.url, timeout=30)
-        form = self.browser.get("/admin/login/")
-        signed_in = self.browser.post(
-            "/admin/login/",
-            data={
-                "username": STAFF[0],
-                "password": STAFF[1],
-                "csrfmiddlewaretoken": form.cookies["csrftoken"],
-                "next": "/admin/",
-            },
-            headers={"Referer": f"{server.url}/admin/login/"},
+        self.browser = httpx.Client(
+            base_url=server.url, timeout=30, cookies=sign_in(server, *STAFF)
         )
-        assert signed_in.status_code == 302, signed_in.text[:500]
 
     def end_sessions(self, *session_ids: int) -> str:
         """Run the sessions list's end_sessions action; the page it leads to."""

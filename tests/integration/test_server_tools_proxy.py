@@ -16,9 +16,8 @@ from tests.integration.test_websocket_proxy import (
     create_user,
     mint_token,
     page_socket,
-    sign_in,
 )
-from tests.support.servers import Server, project_env, run_daphne
+from tests.support.servers import Server, project_env, run_daphne, sign_in
 
 TOOLS = "tests.support.tools"
 SETTINGS = {

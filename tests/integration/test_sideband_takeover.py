@@ -40,22 +40,22 @@ async def caller() -> AsyncIterator[WebRTCClient]:
     await client.close()
 
 
-def recorded_texts(server: Server, session_id: int) -> list[str]:
+def entries(server: Server, session_id: int, kind: str, column: str) -> list[str]:
+    """One column of the session's timeline entries of one kind, in order."""
     rows = server.rows(
-        "select text from realtime_conversationentry where session_id = ? and kind = 'user_text' "
-        "order by id",
+        "select * from realtime_conversationentry where session_id = ? and kind = ? order by id",
         session_id,
+        kind,
     )
-    return [row["text"] for row in rows]
+    return [row[column] for row in rows]
+
+
+def recorded_texts(server: Server, session_id: int) -> list[str]:
+    return entries(server, session_id, "user_text", "text")
 
 
 def sideband_notes(server: Server, session_id: int) -> list[str]:
-    rows = server.rows(
-        "select status from realtime_conversationentry where session_id = ? and kind = 'sideband' "
-        "order by id",
-        session_id,
-    )
-    return [row["status"] for row in rows]
+    return entries(server, session_id, "sideband", "status")
 
 
 async def one_call_recorded_by_both(

@@ -23,7 +23,7 @@ from realtime.emulator import audio
 from realtime.emulator.testing import EmulatorProcess
 from tests.support.polling import wait_for
 from tests.support.realtime_client import RealtimeClient, connect, silence, types
-from tests.support.servers import PROJECT, SERVER_SECRET_KEY, project_env, run_daphne
+from tests.support.servers import PROJECT, SERVER_SECRET_KEY, project_env, run_daphne, sign_in
 
 PROXY_SETTINGS = {
     "REALTIME_RATE_LIMIT": "0",
@@ -320,24 +320,6 @@ def create_user(server, username: str, password: str) -> None:
         check=True,
         timeout=60,
     )
-
-
-def sign_in(server, username: str, password: str) -> dict[str, str]:
-    """Sign in through the admin's login form; the session and CSRF cookies."""
-    with httpx.Client(base_url=server.url, timeout=10) as browser:
-        form = browser.get("/admin/login/")
-        answer = browser.post(
-            "/admin/login/",
-            data={
-                "username": username,
-                "password": password,
-                "csrfmiddlewaretoken": form.cookies["csrftoken"],
-                "next": "/admin/",
-            },
-            headers={"Referer": server.url + "/admin/login/"},
-        )
-        assert answer.status_code == 302, answer.text
-        return dict(browser.cookies)
 
 
 async def test_with_login_required_only_signed_in_users_connect_and_are_recorded(

@@ -105,6 +105,19 @@ def post(path: str, headers: dict[str, str], body: bytes = b"") -> bytes:
     return "\r\n".join(lines).encode() + b"\r\n\r\n" + body
 
 
+def handshakes_with_secrets(agent: str, live_secret, offer: bytes) -> list[bytes]:
+    """CONCURRENT handshake requests, each with an ek_ secret of its own."""
+    headers = {"Content-Type": "application/sdp", "User-Agent": agent}
+    return [
+        post(
+            "/api/realtime/handshake",
+            {**headers, "Authorization": f"Bearer {live_secret()}"},
+            offer,
+        )
+        for _ in range(CONCURRENT)
+    ]
+
+
 def exchange_count(server: Server, kind: str, agent: str) -> int:
     [row] = server.rows(
         "select count(*) as n from realtime_upstreamexchange where kind = ? and user_agent = ?",
@@ -134,18 +147,7 @@ async def test_200_concurrent_handshakes_with_secrets_leave_200_rows(
     crowded, live_secret, browser_offer
 ):
     agent = f"crowd-call-{uuid.uuid4()}"
-    handshakes = [
-        post(
-            "/api/realtime/handshake",
-            {
-                "Authorization": f"Bearer {live_secret()}",
-                "Content-Type": "application/sdp",
-                "User-Agent": agent,
-            },
-            browser_offer,
-        )
-        for _ in range(CONCURRENT)
-    ]
+    handshakes = handshakes_with_secrets(agent, live_secret, browser_offer)
 
     statuses = await all_at_once(crowded, handshakes)
 
@@ -158,18 +160,7 @@ async def test_200_concurrent_handshakes_on_two_processes_leave_200_rows(
     crowded_pair, live_secret, browser_offer
 ):
     agent = f"crowd-pair-{uuid.uuid4()}"
-    handshakes = [
-        post(
-            "/api/realtime/handshake",
-            {
-                "Authorization": f"Bearer {live_secret()}",
-                "Content-Type": "application/sdp",
-                "User-Agent": agent,
-            },
-            browser_offer,
-        )
-        for _ in range(CONCURRENT)
-    ]
+    handshakes = handshakes_with_secrets(agent, live_secret, browser_offer)
 
     statuses = await all_at_once(crowded_pair, handshakes)
 

@@ -11,6 +11,8 @@ import sys
 import threading
 from pathlib import Path
 
+import httpx
+
 from tests.support.databases import fresh_database_url, query
 from tests.support.polling import wait_for
 
@@ -213,6 +215,24 @@ def create_superuser(env: dict[str, str], username: str, password: str) -> None:
         capture_output=True,
         timeout=60,
     )
+
+
+def sign_in(server: Server, username: str, password: str) -> dict[str, str]:
+    """Sign in through the admin's login form; the session and CSRF cookies."""
+    with httpx.Client(base_url=server.url, timeout=10) as browser:
+        form = browser.get("/admin/login/")
+        answer = browser.post(
+            "/admin/login/",
+            data={
+                "username": username,
+                "password": password,
+                "csrfmiddlewaretoken": form.cookies["csrftoken"],
+                "next": "/admin/",
+            },
+            headers={"Referer": server.url + "/admin/login/"},
+        )
+        assert answer.status_code == 302, answer.text
+        return dict(browser.cookies)
 
 
 def manage(server: Server, *arguments: str) -> subprocess.CompletedProcess:
