@@ -50,6 +50,9 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
     upstream: upstream.RelaySocket | None = None
     flow: ClientFlow
     transport = "websocket"  # as live sessions are counted (realtime.metrics)
+    # No channel of its own: Channels would wait on it beside the client for every frame.
+    # Staff's end comes through the process's channel (realtime.ending).
+    channel_layer_alias = None
 
     def __init__(self, *args: Any, browser_path: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -124,8 +127,8 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
         self.upstream.on_backpressure = self.upstream_backpressure
         await record_opened
         logcontext.bind(session_id=session.session_id, user_id=caller.user_id)
-        if self.channel_layer is not None:  # staff may end it from any process
-            await ending.join(self.channel_name, session.session_id)
+        if session.session_id is not None:  # staff may end it from any process
+            await ending.process_channel.join(session.session_id, self.end_for_staff)
         if session.closing:
             return  # drained while it connected; the wind-up closes the new socket
         await self.accept(self.subprotocol)
@@ -212,7 +215,7 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
 
     # --- how a session ends -----------------------------------------------------------------
 
-    async def realtime_end_session(self, message: dict[str, Any]) -> None:
+    async def end_for_staff(self) -> None:
         """Staff ended the session from the admin."""
         await self.end(proxy.ending(ending.END_REASON))
 
@@ -294,8 +297,8 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
                 await self.close_upstream()
             finally:
                 if self.session is not None:
-                    if self.channel_layer is not None:
-                        await ending.leave(self.channel_name, self.session.session_id)
+                    if self.session.session_id is not None:
+                        await ending.process_channel.leave(self.session.session_id)
                     self.flow.release()
                     await self.session.finish()
         finally:

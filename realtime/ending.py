@@ -2,8 +2,9 @@
 process carries them.
 
 Every live session joins a group of the channel layer named after its row
-(``session_group``): a proxied WebSocket through its consumer's channel, a WebRTC call's
-sideband through its process's channel (``SidebandChannel``). The action sends the group
+(``session_group``) through its process's one channel (``ProcessChannel``): a proxied
+WebSocket's consumer and a WebRTC call's sideband alike. (A channel per consumer would make
+Channels wait on it beside the client for every frame.) The action sends the group
 ``realtime.end_session``; with Redis behind the layer (``REDIS_URL``) the process that holds
 the session hears it, wherever the admin request landed. That process ends the session as
 it ends any other: a proxied client gets an ``error`` event ``ended_by_staff`` and a 4410
@@ -32,7 +33,7 @@ from realtime.models import ExchangeKind, RealtimeSession, Source, Transport
 
 logger = logging.getLogger(__name__)
 
-END_MESSAGE = "realtime.end_session"  # a consumer's handler: realtime_end_session
+END_MESSAGE = "realtime.end_session"  # heard by ProcessChannel
 END_REASON = "ended_by_staff"
 # How long the action waits for the processes that hold the sessions to end them.
 ANSWER_TIMEOUT = 5.0
@@ -69,14 +70,14 @@ async def hang_up(call_id: str, session_id: int | None) -> bool:
     return not exchange.error_code
 
 
-async def join(channel: str, session_id: int | None) -> None:
+async def _join(channel: str, session_id: int | None) -> None:
     """Let ``channel`` hear the end of session ``session_id`` (a no-op without a layer)."""
     layer = get_channel_layer()
     if layer is not None and session_id is not None:
         await layer.group_add(session_group(session_id), channel)
 
 
-async def leave(channel: str, session_id: int | None) -> None:
+async def _leave(channel: str, session_id: int | None) -> None:
     """Best-effort: a group's entries expire by themselves (channels-redis) anyway."""
     layer = get_channel_layer()
     if layer is not None and session_id is not None:
@@ -84,8 +85,8 @@ async def leave(channel: str, session_id: int | None) -> None:
             await layer.group_discard(session_group(session_id), channel)
 
 
-class SidebandChannel:
-    """This process's channel on the layer, through which its sidebands hear an end."""
+class ProcessChannel:
+    """This process's channel on the layer, through which its sessions hear an end."""
 
     def __init__(self) -> None:
         self._channel = ""
@@ -99,14 +100,14 @@ class SidebandChannel:
             return
         loop = asyncio.get_running_loop()
         if self._listener is None or self._listener.get_loop() is not loop:
-            self._channel = await layer.new_channel("realtime.sidebands.")
+            self._channel = await layer.new_channel("realtime.process.")
             self._listener = tasks.detached(self._listen(layer, self._channel))
         self._ends[session_id] = end
-        await join(self._channel, session_id)
+        await _join(self._channel, session_id)
 
     async def leave(self, session_id: int) -> None:
         if self._ends.pop(session_id, None) is not None:
-            await leave(self._channel, session_id)
+            await _leave(self._channel, session_id)
 
     async def _listen(self, layer, channel: str) -> None:
         while True:
@@ -115,7 +116,7 @@ class SidebandChannel:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                logger.exception("the sidebands' channel failed; listening again in 1 s")
+                logger.exception("the process's channel failed; listening again in 1 s")
                 await asyncio.sleep(1)
                 continue
             end = self._ends.get(message.get("session_id"))
@@ -129,7 +130,7 @@ def _log_failure(task: asyncio.Task[None]) -> None:
         logger.error("could not end a session for staff", exc_info=task.exception())
 
 
-sideband_channel = SidebandChannel()
+process_channel = ProcessChannel()
 
 
 @dataclass

@@ -155,7 +155,7 @@ class Sideband:
                 totals, items = await sideband_leases.recorded_so_far(self.call.session_id)
                 self.log.resume(totals, items)
                 self._note("taken over", f"by {self.holder}")
-            await ending.sideband_channel.join(self.call.session_id, self.end_for_staff)
+            await ending.process_channel.join(self.call.session_id, self.end_for_staff)
             # The tools of the session's agent as it started (the ek_ flow's, its mint's).
             self.tools = tool_calls.for_session(
                 await agents.server_tools_of_session(self.call.session_id),
@@ -282,7 +282,7 @@ class Sideband:
 
     async def _finish(self) -> None:
         try:
-            await ending.sideband_channel.leave(self.call.session_id)
+            await ending.process_channel.leave(self.call.session_id)
             if self.handed_over:
                 # What was heard is written before the lease goes: the next holder's
                 # record resumes from it.
