@@ -5,7 +5,8 @@ Plain ASGI, no framework: uvicorn serves it, standalone (``python -m realtime.em
 inside the process that uses it instead of OpenAI (``realtime.emulator.server``). This module
 routes and runs the lifespan; the REST endpoints are in :mod:`~realtime.emulator.rest`, the
 control API in :mod:`~realtime.emulator.control`, the realtime socket in
-:mod:`~realtime.emulator.websocket`.
+:mod:`~realtime.emulator.websocket`, and GPT-Live (REST and sockets under ``/v1/live/``) in
+:mod:`~realtime.emulator.live`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from realtime.emulator import rest
 from realtime.emulator.control import control
 from realtime.emulator.errors import ApiError
 from realtime.emulator.http import Receive, Request, Response, Scope, Send, multipart
+from realtime.emulator.live import rest as live_rest
+from realtime.emulator.live.socket import LiveSocket
 from realtime.emulator.refusals import BETA_DISABLED, status_error
 from realtime.emulator.state import Emulator, Fault, masked_headers
 from realtime.emulator.websocket import RealtimeSocket
@@ -34,6 +37,8 @@ class EmulatorApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             await self.http(scope, receive, send)
+        elif scope["type"] == "websocket" and scope["path"].startswith("/v1/live/"):
+            await LiveSocket(self.emulator, scope, receive, send).run()
         elif scope["type"] == "websocket":
             await RealtimeSocket(self.emulator, scope, receive, send).run()
         elif scope["type"] == "lifespan":
@@ -55,8 +60,11 @@ class EmulatorApp:
             await call.peer.close()
         for conversation in list(self.emulator.sessions.values()):
             await conversation.close(1001, "going away")
+        for session in list(self.emulator.live_sessions.values()):
+            await session.shutdown()
         self.emulator.calls.clear()
         self.emulator.sessions.clear()
+        self.emulator.live_sessions.clear()
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = bytearray()
@@ -78,7 +86,11 @@ class EmulatorApp:
                 headers=masked_headers(scope.get("headers", [])),
                 body=_describe_body(request),
             )
-            endpoint, route = rest.route(request)
+            endpoint, route = (
+                live_rest.route(request)
+                if request.path.startswith("/v1/live/")
+                else rest.route(request)
+            )
             fault = self.emulator.take_fault(endpoint) if endpoint else None
             response = await self.api(request, route, fault)
         if response is None:

@@ -270,7 +270,11 @@ def to_internal(data: bytes, fmt: dict[str, Any]) -> bytes:
     """Audio in a session format -> internal PCM16 mono 24 kHz."""
     codec = G711.get(fmt.get("type"))
     if codec is None:
-        return data
+        # PCM16 at its own rate: 24 kHz for realtime sessions, 16 or 24 kHz for Live ones.
+        rate = fmt.get("rate") or SAMPLE_RATE
+        if rate == SAMPLE_RATE:
+            return data
+        return _to_pcm16(_resample(_samples(data), rate, SAMPLE_RATE))
     decoded = codec[1](np.frombuffer(data, dtype=np.uint8))
     return _to_pcm16(_resample(decoded, G711_RATE, SAMPLE_RATE))
 
@@ -279,7 +283,10 @@ def from_internal(pcm: bytes, fmt: dict[str, Any]) -> bytes:
     """Internal PCM16 mono 24 kHz -> audio in a session format."""
     codec = G711.get(fmt.get("type"))
     if codec is None:
-        return pcm
+        rate = fmt.get("rate") or SAMPLE_RATE
+        if rate == SAMPLE_RATE:
+            return pcm
+        return _to_pcm16(_resample(_samples(pcm), SAMPLE_RATE, rate))
     narrowband = _resample(_samples(pcm), SAMPLE_RATE, G711_RATE)
     return codec[0](np.clip(np.round(narrowband), -32768, 32767)).tobytes()
 

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from realtime.emulator.http import Request, Response
-from realtime.emulator.state import Fault
+from realtime.emulator.state import Emulator, Fault
 
 if TYPE_CHECKING:
     from realtime.emulator.app import EmulatorApp
@@ -42,6 +42,8 @@ async def control(app: EmulatorApp, request: Request) -> Response:
     if route == ("DELETE", "/_emulator/faults"):
         emulator.faults.clear()
         return Response(204)
+    if route == ("POST", "/_emulator/live/hear"):
+        return _hear(emulator, request)
     if request.method == "POST" and request.path.startswith("/_emulator/secrets/"):
         value = request.path.removeprefix("/_emulator/secrets/").removesuffix("/expire")
         if value not in emulator.secrets:
@@ -49,3 +51,23 @@ async def control(app: EmulatorApp, request: Request) -> Response:
         emulator.secrets[value].expires_at = 0
         return Response(204)
     return Response(404, {"error": f"no control endpoint {request.method} {request.path}"})
+
+
+def _hear(emulator: Emulator, request: Request) -> Response:
+    """Say what the next utterance of a Live session (``session_id``, else any) is heard as."""
+    try:
+        body = json.loads(request.body)
+    except ValueError as error:
+        return Response(400, {"error": str(error)})
+    if not isinstance(body, dict):
+        return Response(400, {"error": "expected an object with text and session_id"})
+    text, session_id = body.get("text"), body.get("session_id")
+    if not isinstance(text, str) or not text.strip():
+        return Response(400, {"error": "text must be a non-empty string"})
+    if session_id is None:
+        emulator.live_heard.append(text)
+    elif session_id in emulator.live_sessions:
+        emulator.live_sessions[session_id].heard.append(text)
+    else:
+        return Response(404, {"error": f"no live session {session_id}"})
+    return Response(204)

@@ -63,6 +63,9 @@ class Settings:
     audio_chunk_ms: int = 100  # audio per response.output_audio.delta
     session_seconds: int = 3600  # sessions end with session_expired after this
     check_event: Callable[[dict[str, Any]], None] | None = None  # fidelity judge, in tests
+    live_usage_seconds: float = 15.0  # how often a Live session reports its usage
+    # The Live judge: an event and the union it belongs to ("server" or "connect").
+    check_live_event: Callable[[dict[str, Any], str], None] | None = None
 
 
 class Conversation:

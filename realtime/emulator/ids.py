@@ -23,6 +23,10 @@ def session_id() -> str:
     return f"sess_{_base62(21)}"
 
 
+def live_session_id() -> str:
+    return f"live_{_base62(21)}"
+
+
 def item_id() -> str:
     return f"item_{_base62(21)}"
 

@@ -64,7 +64,7 @@ def _server_key(emulator: Emulator, request: Request) -> None:
 async def client_secrets(emulator: Emulator, request: Request) -> Response:
     _server_key(emulator, request)
     if request.content_type != "application/json":
-        raise _unsupported_content_type(request.content_type, "'application/json'")
+        raise unsupported_content_type(request.content_type, "'application/json'")
     try:
         body = json.loads(request.body or b"{}")
     except ValueError:
@@ -117,7 +117,7 @@ async def create_call(emulator: Emulator, request: Request) -> Response:
         else:
             session = sessions.effective_session(None)
     else:
-        raise _unsupported_content_type(
+        raise unsupported_content_type(
             request.content_type, "'application/sdp' or 'multipart/form-data'"
         )
     if session["type"] == "realtime":
@@ -199,7 +199,7 @@ async def call_action(emulator: Emulator, request: Request) -> Response:
     return Response(200)
 
 
-def _unsupported_content_type(content_type: str, accepted: str) -> ApiError:
+def unsupported_content_type(content_type: str, accepted: str) -> ApiError:
     shown = content_type or "(none)"
     return ApiError(
         f"Unsupported content type: '{shown}'. This API method only accepts {accepted} requests, "

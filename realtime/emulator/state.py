@@ -13,9 +13,20 @@ from realtime.emulator.conversation import Settings
 
 if TYPE_CHECKING:
     from realtime.emulator.conversation import Conversation
+    from realtime.emulator.live.session import LiveSession
     from realtime.emulator.peer import CallPeer
 
-ENDPOINTS = ("client_secrets", "calls", "hangup", "realtime", "sideband")
+ENDPOINTS = (
+    "client_secrets",
+    "calls",
+    "hangup",
+    "realtime",
+    "sideband",
+    "live_sessions",
+    "live_hangup",
+    "live",
+    "live_sideband",
+)
 RECEIVED_LIMIT = 20_000
 SECRETS_BEFORE_PRUNING = 1_000  # expired secrets are forgotten once this many are kept
 _KEY = re.compile(r"\b(sk-|ek_)([A-Za-z0-9_\-]{4,})")
@@ -48,6 +59,11 @@ class Fault:
     (and ``sideband``, the same socket attached to a call with ``?call_id=``): ``status``
     refuses the handshake, ``never_open`` leaves it pending, ``drop_after_events`` breaks
     the connection after that many events (the call itself goes on).
+
+    GPT-Live's endpoints follow the same rules: ``live_sessions`` is ``POST
+    /v1/live/sessions``, ``live_hangup`` a session's hangup, ``live`` the primary WebSocket
+    and ``live_sideband`` an ``…/attach`` socket (``status`` always refuses the handshake;
+    a dropped primary socket ends its session with ``connection_lost``).
     """
 
     endpoint: str
@@ -78,6 +94,9 @@ class Emulator:
     secrets: dict[str, Secret] = field(default_factory=dict)
     calls: dict[str, Call] = field(default_factory=dict)
     sessions: dict[str, Conversation] = field(default_factory=dict)
+    live_sessions: dict[str, LiveSession] = field(default_factory=dict)
+    # What tests say the next utterance in any Live session is heard as (see live.model).
+    live_heard: deque[str] = field(default_factory=deque)
     faults: list[Fault] = field(default_factory=list)
     received: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=RECEIVED_LIMIT))
     received_total: int = 0
@@ -125,8 +144,10 @@ class Emulator:
         self.received.append({"kind": kind, "time": time.time(), **details})
 
     def reset(self) -> None:
-        """Forget faults, what arrived and invalid events (the app also ends live sessions)."""
+        """Forget faults, what arrived, invalid events and what Live utterances are to be
+        heard as (the app also ends live sessions)."""
         self.faults.clear()
+        self.live_heard.clear()
         self.received.clear()
         self.invalid_events.clear()
 
@@ -136,6 +157,9 @@ class Emulator:
             "sessions": {
                 session_id: conversation.summary()
                 for session_id, conversation in self.sessions.items()
+            },
+            "live_sessions": {
+                session_id: session.summary() for session_id, session in self.live_sessions.items()
             },
             "faults": [asdict(fault) for fault in self.faults],
             "received_total": self.received_total,

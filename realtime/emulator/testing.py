@@ -125,3 +125,8 @@ class EmulatorProcess:
 
     def expire_secret(self, value: str) -> None:
         self._call("POST", f"secrets/{value}/expire")
+
+    def hear(self, text: str, session_id: str | None = None) -> None:
+        """Have the next utterance of a Live session (``session_id``, else any) heard as
+        ``text``; see ``realtime.emulator.live.model``."""
+        self._call("POST", "live/hear", json={"text": text, "session_id": session_id})

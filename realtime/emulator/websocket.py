@@ -69,13 +69,7 @@ class RealtimeSocket:
     async def run(self) -> None:
         if (await self.receive())["type"] != "websocket.connect":
             return
-        self.emulator.note(
-            "websocket",
-            path=self.scope["path"],
-            query=self.query,
-            headers=masked_headers(self.scope.get("headers", [])),
-            subprotocols=[mask(protocol) for protocol in self.subprotocols],
-        )
+        self.note_upgrade()
         if self.scope["path"] != "/v1/realtime":
             await self.refuse(404)
             return
@@ -112,6 +106,16 @@ class RealtimeSocket:
             await output.close(close_code, reason)
             return
         await self._converse(conversation, output, owned)
+
+    def note_upgrade(self) -> None:
+        """Record the upgrade request for the control API, secrets masked."""
+        self.emulator.note(
+            "websocket",
+            path=self.scope["path"],
+            query=self.query,
+            headers=masked_headers(self.scope.get("headers", [])),
+            subprotocols=[mask(protocol) for protocol in self.subprotocols],
+        )
 
     def _key(self) -> str | None:
         for protocol in self.subprotocols:
