@@ -9,7 +9,11 @@ right after its timed request, for relay and direct alike, so unconnected WebRTC
 not pile up in the emulator. Prints a Markdown table for the README.
 
     .venv/bin/python bench/relay_overhead.py [--requests 500] [--concurrency 8] \
-        [--targets daphne uvicorn uvicorn-2] [--redis]
+        [--targets daphne uvicorn uvicorn-2] [--redis] [--baseline DIR]
+
+``--baseline DIR`` serves each target from another checkout too (``git worktree add DIR
+COMMIT``), right before this one, with the same interpreter, emulator and database: a
+before/after comparison in one run.
 
 Loopback only; every loop is bounded by --requests.
 """
@@ -181,12 +185,12 @@ def emulator_and_env(redis_url: str | None) -> Iterator[tuple[str, dict[str, str
 
 
 @contextmanager
-def relay(target: str, env: dict[str, str]) -> Iterator[str]:
-    """Serve the project as ``target`` says; yield its URL."""
+def relay(target: str, env: dict[str, str], project: Path = PROJECT) -> Iterator[str]:
+    """Serve the project (the checkout at ``project``) as ``target`` says; yield its URL."""
     port = free_port()
     process = subprocess.Popen(
         relay_command(target, port),
-        cwd=PROJECT,
+        cwd=project,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -276,6 +280,23 @@ async def run(
     return results
 
 
+def commit(checkout: Path) -> str:
+    """The checkout's commit, marked when its tree has changes of its own."""
+    head = subprocess.run(
+        ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    changed = subprocess.run(
+        ["git", "-C", str(checkout), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return f"{head}+changes" if changed else head
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=500)
@@ -285,6 +306,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--redis", action="store_true", help="share a throwaway redis-server (REDIS_URL)"
+    )
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout to serve each target from, first"
     )
     options = parser.parse_args()
     if options.requests < 1 or options.concurrency < 1:
@@ -297,10 +321,17 @@ def main() -> None:
             stack.callback(redis.stop)
             redis_url = redis.url
         upstream, env = stack.enter_context(emulator_and_env(redis_url))
+        checkouts = (
+            [(f" ({commit(options.baseline)})", options.baseline)] if options.baseline else []
+        )
+        checkouts.append((f" ({commit(PROJECT)})" if options.baseline else "", PROJECT))
         for target in options.targets:
-            with relay(target, env) as url:
-                for row in asyncio.run(run(url, upstream, options.requests, options.concurrency)):
-                    rows.append((TARGETS[target], *row))
+            for label, project in checkouts:
+                with relay(target, env, project) as url:
+                    for row in asyncio.run(
+                        run(url, upstream, options.requests, options.concurrency)
+                    ):
+                        rows.append((TARGETS[target] + label, *row))
     print(
         f"{options.requests} requests per row; {os.cpu_count()} CPUs; Python "
         f"{sys.version.split()[0]}; SQLite{', Redis' if options.redis else ''}\n"

@@ -379,7 +379,8 @@ def main() -> None:
         "| msgs/s received | relay CPU | CPU µs/msg | relay memory/session | errors | dropped |"
     )
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    summaries = []
+    summaries: list[str] = []
+    against_relay: list[str] = []
     for count in options.sessions:
         rows = measure(count, options.seconds, options.targets)
         base = dict(rows).get("direct to the emulator")
@@ -409,6 +410,13 @@ def main() -> None:
                 flush=True,
             )
         summaries.extend(recording_cost(count, rows))
+        against_relay.extend(cost_against_relay(count, rows))
+    if against_relay:
+        print("\nAgainst the raw relay, medians of the rounds (proxy / raw relay):\n")
+        print("| sessions | proxy | rounds | added p99 ms | CPU µs/msg | ratio |")
+        print("|---:|---|---:|---:|---:|---:|")
+        for line in against_relay:
+            print(line)
     if summaries:
         print("\nRecording's cost, medians of the alternating rounds (recorded / not recorded):\n")
         print("| sessions | rounds | added p99 ms | ratio | CPU µs/msg | ratio |")
@@ -431,6 +439,28 @@ def recording_cost(count: int, rows: list[tuple[str, dict]]) -> list[str]:
         cells.append(f"{on:.1f} / {off:.1f} | {on / off:.2f}")
     rounds = min(len(recorded), len(unrecorded))
     return [f"| {count} | {rounds} | {cells[0]} | {cells[1]} |"]
+
+
+def cost_against_relay(count: int, rows: list[tuple[str, dict]]) -> list[str]:
+    """For each proxy that ran beside the raw relay, a line with the medians of both sides'
+    rounds (run them alternately: the machine's drift then falls on both) and the ratio of
+    their CPU per message, the issue's measure of what the proxy itself costs."""
+    relayed = [row for name, row in rows if name == "raw websockets relay"]
+    lines = []
+    for proxy in ("proxy under daphne", "proxy under uvicorn"):
+        proxied = [row for name, row in rows if name == proxy]
+        if not relayed or not proxied or "added_p99" not in proxied[0]:
+            continue
+        p99 = [statistics.median(row["added_p99"] for row in side) for side in (proxied, relayed)]
+        cpu = [
+            statistics.median(row["cpu_per_message"] for row in side) for side in (proxied, relayed)
+        ]
+        rounds = min(len(proxied), len(relayed))
+        lines.append(
+            f"| {count} | {proxy.removeprefix('proxy ')} | {rounds} | {p99[0]:.1f} / {p99[1]:.1f} "
+            f"| {cpu[0]:.1f} / {cpu[1]:.1f} | {cpu[0] / cpu[1]:.2f} |"
+        )
+    return lines
 
 
 if __name__ == "__main__":

@@ -15,11 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from channels.db import database_sync_to_async
-
 from realtime import retirements
 from realtime.agent_models import Agent, AgentRevision, TurnDetection
 from realtime.conf import RealtimeSettings, get_settings
+from realtime.db import database_round
 from realtime.tools.registry import ServerTool, registered_tools
 
 
@@ -123,7 +122,7 @@ def resolve_sync(slug: str | None) -> Profile:
     return Profile.of_agent(agent, conf, revision)
 
 
-resolve = database_sync_to_async(resolve_sync)
+resolve = database_round(resolve_sync)
 
 
 async def server_tools_of_session(session_id: int) -> dict[str, ServerTool]:
@@ -136,7 +135,7 @@ async def server_tools_of_session(session_id: int) -> dict[str, ServerTool]:
     return _registered_among(names)
 
 
-@database_sync_to_async
+@database_round
 def _revision_configuration(session_id: int) -> Any:
     from realtime.models import RealtimeSession
 

@@ -22,6 +22,10 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
+from django.middleware.common import CommonMiddleware
+from django.middleware.csrf import CsrfViewMiddleware
+from django.middleware.security import SecurityMiddleware
+from django.utils.module_loading import import_string
 
 from realtime import retirements
 from realtime.conf import SETTING_NAMES, RealtimeSettings, get_settings
@@ -94,12 +98,17 @@ def model_notices(
 
 
 API_MIDDLEWARE = "realtime.middleware.ApiErrorsMiddleware"
-# Django's middleware that may answer a request to the API before its view, in HTML.
-ANSWERING_MIDDLEWARE = (
-    "django.middleware.security.SecurityMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-)
+# Django's middleware that may answer a request to the API before its view, in HTML (and
+# their subclasses).
+ANSWERING_MIDDLEWARE = (SecurityMiddleware, CommonMiddleware, CsrfViewMiddleware)
+
+
+def _answers_itself(path: str) -> bool:
+    try:
+        middleware = import_string(path)
+    except ImportError:
+        return False
+    return isinstance(middleware, type) and issubclass(middleware, ANSWERING_MIDDLEWARE)
 
 
 @register()
@@ -108,7 +117,7 @@ def check_api_middleware(app_configs: Any = None, **kwargs: Any) -> list[Warning
     its own (a Host outside ALLOWED_HOSTS would get an HTML 400 and leave no row)."""
     middleware = list(settings.MIDDLEWARE)
     if API_MIDDLEWARE in middleware and not any(
-        name in middleware[: middleware.index(API_MIDDLEWARE)] for name in ANSWERING_MIDDLEWARE
+        _answers_itself(name) for name in middleware[: middleware.index(API_MIDDLEWARE)]
     ):
         return []
     return [

@@ -92,6 +92,7 @@ class RealtimeSettings:
     retention_days: int = 30
     prices: tuple[dict[str, Any], ...] = ()
     metrics_token: str = ""
+    database_threads: int = 4
 
     @classmethod
     def read(cls, source: Any) -> RealtimeSettings:
@@ -195,6 +196,7 @@ SETTING_NAMES = {
     "retention_days": "REALTIME_RETENTION_DAYS",
     "prices": "REALTIME_PRICES",
     "metrics_token": "REALTIME_METRICS_TOKEN",
+    "database_threads": "REALTIME_DATABASE_THREADS",
 }
 
 
@@ -313,6 +315,7 @@ RULES = (
             "proxy_max_frame_bytes",
             "proxy_max_messages_per_second",
             "proxy_max_sessions_per_user",
+            "database_threads",
         ),
         lambda number: number >= 1,
         "must be 1 or more",

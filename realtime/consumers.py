@@ -14,7 +14,8 @@ OpenAI's socket closed, the open-session slot given back and the row ended, once
 exception anywhere, or the server cancelling the application.
 
 Hot path: audio arrives at about 50 frames per second per session. Frames go through as
-text, parsed by orjson alone, and cost no thread hop (see ``dispatch``).
+text, parsed by orjson alone, and cost no task and no thread hop
+(``realtime.relay_consumer``).
 """
 
 from __future__ import annotations
@@ -27,19 +28,18 @@ from collections.abc import Coroutine
 from typing import Any
 
 import orjson
-from channels.consumer import get_handler_name
-from channels.generic.websocket import AsyncWebsocketConsumer
 from websockets.exceptions import ConnectionClosed
 
 from realtime import drain, ending, logcontext, policy, proxy, upstream
 from realtime.conf import get_settings
 from realtime.flow import ClientFlow, client_flow
 from realtime.proxy_session import ProxySession
+from realtime.relay_consumer import RelayConsumer
 
 logger = logging.getLogger(__name__)
 
 
-class RealtimeProxyConsumer(AsyncWebsocketConsumer):
+class RealtimeProxyConsumer(RelayConsumer):
     """Browser or SDK ⇄ this server ⇄ OpenAI's realtime WebSocket.
 
     ``browser_path``: the page's own route, where a session cookie may stand in for a proxy
@@ -50,9 +50,6 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
     upstream: upstream.RelaySocket | None = None
     flow: ClientFlow
     transport = "websocket"  # as live sessions are counted (realtime.metrics)
-    # No channel of its own: Channels would wait on it beside the client for every frame.
-    # Staff's end comes through the process's channel (realtime.ending).
-    channel_layer_alias = None
 
     def __init__(self, *args: Any, browser_path: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -67,7 +64,7 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Carry one connection; however its life ends, wind the session up."""
         try:
-            await super().__call__(scope, receive, send)
+            await self.carry(scope, receive, send)
         except Exception:
             logger.exception("the WebSocket proxy failed; the session ends as internal_error")
             await self.fail()
@@ -78,16 +75,6 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
                 await self.drain(self.session.conf.shutdown_grace)
             else:
                 await self.wind_up()
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        # Channels' dispatch runs aclose_old_connections (a thread hop) before every frame.
-        # Every ORM call of this consumer (realtime.diagnostics' records, proxy.admit's user
-        # check) goes through database_sync_to_async, which closes stale connections around
-        # the call itself, so a frame costs no thread hop.
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     # --- the protocol's moments -----------------------------------------------------------
 
@@ -196,8 +183,7 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
             await self.upstream.send(event.forward)
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
-        # The ASGI server's reason (uvicorn's, when it closed the client itself).
-        self.disconnect_reason = str(message.get("reason") or "")
+        self.disconnect_reason = str(message.get("reason") or "")  # uvicorn's, if it closed
         await super().websocket_disconnect(message)
 
     async def disconnect(self, code: int) -> None:
@@ -330,12 +316,12 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
                 if isinstance(message, str):
                     if session.tools is not None:
                         session.tools.server_frame(message)  # before the client hears it
-                    await self.send(text_data=message)
+                    await self.send_text(message)
                     session.bytes_to_client += policy.frame_size(message)
                     if session.log is not None:
                         session.log.server_frame(message)
                 else:
-                    await self.send(bytes_data=message)
+                    await self.send_bytes(message)
                     session.bytes_to_client += len(message)
                 session.frames_to_client += 1
                 if first:
@@ -380,7 +366,7 @@ class RealtimeProxyConsumer(AsyncWebsocketConsumer):
 
     async def send_event(self, event: dict[str, Any]) -> None:
         text = orjson.dumps(event).decode()
-        await self.send(text_data=text)
+        await self.send_text(text)
         self.session.frames_to_client += 1
         self.session.bytes_to_client += len(text)
 

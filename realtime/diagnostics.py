@@ -7,9 +7,9 @@ starts a session of its own (over as it starts if it failed); a refusal that nev
 this server joins a session only if its secret names one. The WebSocket proxy opens its
 session first (one per connection) and files its exchange under it.
 
-From async code every database round goes through Channels' ``database_sync_to_async``,
-which closes stale connections before and after it: the WebSocket proxy, which touches
-the database only here and at connect, needs no cleanup between frames.
+From async code every database round runs on the app's database threads
+(``realtime.db``), which keep their connections: the WebSocket proxy, which touches the
+database only here and at connect, needs no cleanup between frames.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ import logging
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
 from realtime import metrics, upstream
 from realtime.conf import get_settings
+from realtime.db import database_round
 from realtime.keys import redact
 from realtime.models import ExchangeKind, Outcome, RealtimeSession, UpstreamExchange
 
@@ -108,7 +108,7 @@ def _ms(value: float | None) -> str:
 
 async def record(exchange: Exchange) -> UpstreamExchange | None:
     """Store the exchange and log it; on a database failure, log and return None."""
-    return await database_sync_to_async(record_sync)(exchange)
+    return await database_round(record_sync)(exchange)
 
 
 def record_sync(exchange: Exchange) -> UpstreamExchange | None:
@@ -164,7 +164,8 @@ def _session_joined(exchange: Exchange) -> RealtimeSession | None:
     its ``ek_`` secret's mint started."""
     if exchange.session_id is not None:
         return RealtimeSession.objects.filter(pk=exchange.session_id).first()
-    if exchange.secret_fingerprint:
+    # A mint's secret is new: no session can have it yet (its own starts below).
+    if exchange.secret_fingerprint and exchange.kind != ExchangeKind.CLIENT_SECRET:
         return (
             RealtimeSession.objects.filter(secret_fingerprint=exchange.secret_fingerprint)
             .order_by("-id")
@@ -199,7 +200,7 @@ def _session_started(exchange: Exchange) -> RealtimeSession | None:
     )
 
 
-@database_sync_to_async
+@database_round
 def open_session(**fields: Any) -> int | None:
     """Start a session row (the WebSocket proxy's, one per connection); its id, or None if
     the database refused (the session goes on unrecorded, and the failure is logged)."""
@@ -213,7 +214,7 @@ def open_session(**fields: Any) -> int | None:
         return None
 
 
-@database_sync_to_async
+@database_round
 def end_session(session_id: int | None, *, keep_end: bool = False, **fields: Any) -> None:
     """Stamp a session's end and its totals; best-effort like every record.
 
@@ -270,7 +271,7 @@ def _log_end(row: dict[str, Any] | None) -> None:
     )
 
 
-@database_sync_to_async
+@database_round
 def end_hung_up_session(session_id: int) -> None:
     """End a WebRTC call's session as the page hung it up: the end if it is open, the reason
     if its sideband saw the call end first (the page closes its peer as it hangs up)."""
@@ -282,7 +283,7 @@ def end_hung_up_session(session_id: int) -> None:
         logger.exception("could not record the hangup of realtime session %s", session_id)
 
 
-@database_sync_to_async
+@database_round
 def note_carrier(session_id: int, server_process: str) -> None:
     """Name the process that carries a session (``realtime.sweep`` ends it if that process
     is killed); best-effort like every record."""

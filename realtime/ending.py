@@ -22,12 +22,12 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
 from realtime import tasks, upstream
 from realtime.conf import get_settings
+from realtime.db import database_round
 from realtime.diagnostics import Exchange, record
 from realtime.models import ExchangeKind, RealtimeSession, Source, Transport
 
@@ -172,7 +172,7 @@ async def end_sessions(session_ids: list[int]) -> EndReport:
     return report
 
 
-@database_sync_to_async
+@database_round
 def _live_sessions(session_ids: list[int]) -> dict[int, str]:
     """The sessions among ``session_ids`` that have not ended: each one's call id."""
     rows = RealtimeSession.objects.filter(pk__in=session_ids, ended_at__isnull=True)
@@ -189,7 +189,7 @@ async def _wait_for_ends(session_ids: list[int], seconds: float) -> set[int]:
         await asyncio.sleep(0.1)
 
 
-@database_sync_to_async
+@database_round
 def _end_row(session_id: int) -> None:
     RealtimeSession.objects.filter(pk=session_id, ended_at__isnull=True).update(
         ended_at=timezone.now(), end_reason=END_REASON, error_code=END_REASON

@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 CHECK_TIMEOUT = 3.0
 
 
+# A connection of its own, opened for the check and closed after: the database threads'
+# kept connections (realtime.db) would still answer from a SQLite file deleted under them.
 @database_sync_to_async
 def _database() -> None:
     with connection.cursor() as cursor:

@@ -1,7 +1,8 @@
 """What the app does as the server starts and stops.
 
-At start, it ends the sessions that stopped processes left open (``realtime.sweep``) and
-starts taking over the calls whose sideband's process is gone (``realtime.sideband_leases``).
+At start, it holds a SQLite database's write-ahead log open (``realtime.sqlite_wal``), ends
+the sessions that stopped processes left open (``realtime.sweep``) and starts taking over
+the calls whose sideband's process is gone (``realtime.sideband_leases``).
 At stop, it drains the live sessions (``realtime.drain``: each client is told, both sides are
 closed, each row ended, within ``REALTIME_SHUTDOWN_GRACE``), then closes the pooled
 upstream client.
@@ -19,7 +20,7 @@ import asyncio
 import sys
 from typing import Any
 
-from realtime import drain, metrics, sideband_leases, sidebands, sweep, upstream
+from realtime import db, drain, metrics, sideband_leases, sidebands, sqlite_wal, sweep, upstream
 from realtime.conf import get_settings
 
 ASGIApp = Any
@@ -49,6 +50,7 @@ class ServerLifecycle:
 
 
 async def _start() -> None:
+    sqlite_wal.hold_open()
     await sweep.sweep_at_start()
     sidebands.start_adopting()
 
@@ -58,6 +60,8 @@ async def _shut_down(drained: asyncio.Future[None]) -> None:
     await drained
     await upstream.aclose()
     metrics.process_stopped()
+    await asyncio.to_thread(db.close_connections)
+    sqlite_wal.release()
 
 
 def _register_with_daphne() -> None:

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from channels.db import database_sync_to_async
 from channels.security.websocket import OriginValidator
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from realtime import agents, ratelimit, tokens, upstream
 from realtime.conf import RealtimeSettings
+from realtime.db import database_round
 from realtime.errors import PROBLEMS, failure_message
 from realtime.hints import GENERIC_UPSTREAM_HINT, upstream_hint
 from realtime.keys import fingerprint, redact, redact_values
@@ -181,7 +181,7 @@ async def admit(scope: dict[str, Any], conf: RealtimeSettings, *, browser_path: 
     return caller
 
 
-@database_sync_to_async
+@database_round
 def _user_is_active(user_id: int) -> bool:
     return get_user_model().objects.filter(pk=user_id, is_active=True).exists()
 

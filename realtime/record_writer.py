@@ -17,10 +17,10 @@ import logging
 from collections import deque
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.db import connection, models, transaction
 
 from realtime import tasks
+from realtime.db import database_round
 from realtime.models import ConversationEntry, EntryKind, ResponseRecord
 from realtime.records import Entry, LateTranscript, Record, Response
 
@@ -81,7 +81,7 @@ class RecordWriter:
             self._flushing.clear()
             batch = [self.buffer.popleft() for _ in range(min(len(self.buffer), BATCH_LIMIT))]
             try:
-                await database_sync_to_async(write_batch)(batch)
+                await database_round(write_batch)(batch)
             except Exception:
                 self.lost += len(batch)
                 logger.exception("could not write %d conversation records", len(batch))

@@ -23,7 +23,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.core.cache import cache, caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
@@ -32,6 +31,7 @@ from django.utils import timezone
 
 from realtime import drain, sweep, tasks
 from realtime.conf import get_settings
+from realtime.db import database_round
 from realtime.models import ConversationEntry, EntryKind, RealtimeSession, Transport
 from realtime.pricing import TokenUsage
 from realtime.record_writer import RESPONSE_COLUMNS
@@ -105,7 +105,7 @@ async def keep(call_id: str, holder: str, lost: Callable[[], Awaitable[None]]) -
 # --- resuming a record --------------------------------------------------------------------
 
 
-@database_sync_to_async
+@database_round
 def recorded_so_far(session_id: int) -> tuple[SessionTotals, set[str]]:
     """The totals of what a session's record holds, and the items it has: where an adopted
     sideband's record resumes."""
@@ -142,7 +142,7 @@ def recorded_so_far(session_id: int) -> tuple[SessionTotals, set[str]]:
 # --- adopting orphans ---------------------------------------------------------------------
 
 
-@database_sync_to_async
+@database_round
 def _open_calls(since_seconds: int) -> list[dict[str, Any]]:
     """WebRTC calls whose rows are open, started within OpenAI's session limit."""
     started_after = timezone.now() - timedelta(seconds=since_seconds)

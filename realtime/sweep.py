@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from channels.db import database_sync_to_async
 from django.db.models import Q
 from django.utils import timezone
 
+from realtime.db import database_round
 from realtime.models import RealtimeSession, Transport
 
 logger = logging.getLogger(__name__)
@@ -152,6 +152,6 @@ def sweep() -> Swept:
 async def sweep_at_start() -> None:
     """Sweep as a server starts; a failure (say, a database not migrated yet) is logged."""
     try:
-        await database_sync_to_async(sweep)()
+        await database_round(sweep)()
     except Exception:
         logger.exception("could not end the sessions that stopped processes left open")

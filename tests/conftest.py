@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 
-from realtime import sidebands, upstream
+from realtime import db, sidebands, upstream
 from realtime.emulator.testing import EmulatorProcess
 from tests.support.redis import RedisServer
 from tests.support.servers import Server, project_env, run_daphne
@@ -18,10 +18,11 @@ NO_UPSTREAM = "http://127.0.0.1:9/v1"
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker) -> Iterator[None]:
-    """On PostgreSQL, end the test database's other connections before it is dropped: the
-    threads that ran async tests' queries keep theirs open, and PostgreSQL refuses to drop a
-    database in use."""
+    """Close the database threads' connections before the test database is dropped, and
+    on PostgreSQL end any other (a server tool's thread may keep one): PostgreSQL refuses to
+    drop a database in use."""
     yield
+    db.close_connections()
     if connection.vendor == "postgresql":
         with django_db_blocker.unblock(), connection.cursor() as cursor:
             cursor.execute(

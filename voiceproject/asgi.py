@@ -3,10 +3,16 @@
 import logging
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "voiceproject.settings")
-django_application = get_asgi_application()
+# Django's get_asgi_application(), with the standard middleware's hooks run on the event
+# loop (voiceproject.middleware).
+django.setup(set_prefix=False)
+
+from voiceproject.middleware import ASGIHandler  # noqa: E402
+
+django_application = ASGIHandler()
 
 # Imported after setup: these touch settings and models.
 from channels.auth import AuthMiddlewareStack  # noqa: E402

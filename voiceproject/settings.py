@@ -32,6 +32,9 @@ INSTALLED_APPS = [
     "realtime",
 ]
 
+# Under an ASGI server voiceproject.asgi loads Django's middleware here as their versions in
+# voiceproject.middleware, which run their hooks on the event loop instead of each through
+# a thread; the names stay Django's, which its deploy checks look for.
 MIDDLEWARE = [
     # First: it answers the API's requests that the middleware below would refuse in HTML.
     "realtime.middleware.ApiErrorsMiddleware",

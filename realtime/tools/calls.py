@@ -21,10 +21,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
-from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 
 from realtime.conf import get_settings
+from realtime.db import database_round
 from realtime.proxy import socket_error_event
 from realtime.recorder import ConversationLog, leading_type
 from realtime.tools.registry import ServerTool
@@ -223,7 +223,7 @@ class ServerToolCalls:
         self._answer_if_ready()
 
 
-@database_sync_to_async
+@database_round
 def _read_user(user_id: int) -> Any:
     return get_user_model().objects.filter(pk=user_id).first()
 

@@ -2,10 +2,15 @@
 transactions wait for their turn."""
 
 import pytest
+from django.middleware.common import CommonMiddleware
 
 from realtime.checks import API_MIDDLEWARE, check_api_middleware, check_sqlite_transactions
 
 SQLITE = {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}
+
+
+class ProjectCommonMiddleware(CommonMiddleware):
+    """A project's own version of Django's (voiceproject's runs its hooks inline)."""
 
 
 def test_the_api_middleware_ahead_of_djangos_passes(settings):
@@ -24,6 +29,7 @@ def test_the_api_middleware_ahead_of_djangos_passes(settings):
     [
         ["django.middleware.common.CommonMiddleware"],
         ["django.middleware.common.CommonMiddleware", API_MIDDLEWARE],
+        [f"{__name__}.ProjectCommonMiddleware", API_MIDDLEWARE],
     ],
 )
 def test_the_api_middleware_missing_or_behind_djangos_is_a_warning(settings, middleware):

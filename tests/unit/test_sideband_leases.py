@@ -52,7 +52,7 @@ def test_a_taken_over_record_resumes_from_the_totals_and_items_written_so_far():
             cost_usd=cost,
         )
 
-    totals, items = leases.recorded_so_far.func(session.pk)
+    totals, items = leases.recorded_so_far.__wrapped__(session.pk)
 
     assert (totals.turns, totals.responses, totals.cost_usd) == (2, 2, Decimal("0.0125"))
     assert (totals.usage.input_tokens, totals.usage.output_tokens) == (30, 40)
