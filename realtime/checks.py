@@ -3,8 +3,8 @@ models they name are ones OpenAI still serves, and the project keeps every reque
 (the API's middleware, SQLite transactions that wait for their turn).
 
 - ``realtime.E001``: a setting does not have its default's type (``REALTIME_DEBUG='yes'``).
-- ``realtime.E003`` to ``realtime.E015``: a setting breaks the rule of that id in
-  ``realtime.conf.RULES``; each setting reports the first rule it breaks.
+- ``realtime.E003`` to ``realtime.E017`` and ``realtime.E019``: a setting breaks the rule of
+  that id in ``realtime.conf.RULES``; each setting reports the first rule it breaks.
 - ``realtime.E018``: a ``REALTIME_SERVER_TOOLS`` entry cannot be a tool (its path does not
   import, its name is taken, a parameter has no type hint or one pydantic cannot describe).
 - ``realtime.W002``: a configured model has an announced shutdown ahead.
@@ -82,11 +82,14 @@ def check_retiring_models(
 def model_notices(
     conf: RealtimeSettings | None = None, today: date | None = None
 ) -> list[tuple[str, retirements.Notice]]:
-    """Return each model the settings name (REALTIME_MODEL, REALTIME_TRANSCRIPTION_MODEL and
-    every REALTIME_ALLOWED_MODELS entry) that OpenAI retires, with its setting and notice."""
+    """Return each model the settings name (REALTIME_MODEL, REALTIME_LIVE_MODEL while
+    REALTIME_LIVE is on, REALTIME_TRANSCRIPTION_MODEL and every REALTIME_ALLOWED_MODELS
+    entry) that OpenAI retires, with its setting and notice."""
     conf = conf or get_settings()
     named = [
         (SETTING_NAMES["model"], conf.model),
+        # Off, nothing uses the Live model: its shutdown must not stop runserver.
+        *([(SETTING_NAMES["live_model"], conf.live_model)] if conf.live else []),
         (SETTING_NAMES["transcription_model"], conf.transcription_model),
         *((SETTING_NAMES["allowed_models"], model) for model in conf.allowed_models),
     ]

@@ -58,6 +58,8 @@ class RealtimeSettings:
     openai_api_key: str = dataclasses.field(default="", repr=False)
     openai_base_url: str = "https://api.openai.com/v1"
     model: str = "gpt-realtime-2.1"
+    live: bool = True
+    live_model: str = "gpt-live-1.1"
     voice: str = "marin"
     instructions: str = "You are a helpful, friendly voice assistant. Keep your answers short."
     transcription_model: str = "gpt-transcribe"
@@ -144,9 +146,17 @@ class RealtimeSettings:
 
     def model_for(self, requested: str | None, default: str | None = None) -> str:
         """The model a client asked for if the allow-list names it (or it is the
-        ``default``: the session's agent's model, else ``REALTIME_MODEL``), else the default."""
+        ``default``: the session's agent's model, else ``REALTIME_MODEL``), else the default.
+
+        The allow-list serves both APIs: a Live session (``default`` a Live model, such as
+        ``REALTIME_LIVE_MODEL``) takes only the Live models it names, a Realtime session only
+        the others, as each API refuses the other's models (``invalid_model``)."""
         default = default or self.model
-        if requested and (requested == default or requested in self.allowed_models):
+        if (
+            requested
+            and pricing.is_live_model(requested) == pricing.is_live_model(default)
+            and (requested == default or requested in self.allowed_models)
+        ):
             return requested
         return default
 
@@ -162,6 +172,8 @@ SETTING_NAMES = {
     "openai_api_key": "OPENAI_API_KEY",
     "openai_base_url": "OPENAI_BASE_URL",
     "model": "REALTIME_MODEL",
+    "live": "REALTIME_LIVE",
+    "live_model": "REALTIME_LIVE_MODEL",
     "voice": "REALTIME_VOICE",
     "instructions": "REALTIME_INSTRUCTIONS",
     "transcription_model": "REALTIME_TRANSCRIPTION_MODEL",
@@ -254,7 +266,8 @@ def _emulator_missing() -> list[str]:
 
 # Every field's value must have its default's type (an int will do for a float).
 TYPE_RULE_ID = "realtime.E001"
-# realtime.E002 and realtime.W002 are the retiring-models check's (realtime/checks.py).
+# realtime.E002 and realtime.W002 are the retiring-models check's (realtime/checks.py),
+# realtime.E018 the server tools' (realtime/tools/registry.py).
 RULES = (
     Rule(
         "realtime.E003",
@@ -268,7 +281,12 @@ RULES = (
         _is_http_url,
         "must be an http(s) URL ending in /v1",
     ),
-    Rule("realtime.E005", ("model",), bool, "must name a realtime model"),
+    Rule(
+        "realtime.E005",
+        ("model",),
+        lambda model: bool(model) and not pricing.is_live_model(model),
+        "must name a realtime model (a GPT-Live model goes in REALTIME_LIVE_MODEL)",
+    ),
     Rule(
         "realtime.E006",
         ("secret_ttl",),
@@ -353,9 +371,12 @@ RULES = (
         ("prices",),
         lambda prices: not pricing.override_problems(prices),
         "must be prices per 1M tokens: "
-        '{"model": …, ' + ", ".join(f'"{name}": …' for name in pricing.PRICE_FIELDS) + "}",
+        '{"model": …, ' + ", ".join(f'"{name}": …' for name in pricing.PRICE_FIELDS) + "}"
+        ', or per minute for a GPT-Live model: {"model": "gpt-live-…", "per_minute": …, '
+        '"standby_per_minute": … (optional)}',
         shows=lambda prices: pricing.override_problems(prices)[0],
     ),
+    Rule("realtime.E019", ("live_model",), pricing.is_live_model, "must name a GPT-Live model"),
 )
 
 

@@ -1,12 +1,14 @@
-"""The realtime and transcription models OpenAI has shut down or will shut down, as data.
+"""The realtime, GPT-Live and transcription models OpenAI has shut down or will shut down,
+as data.
 
 Each row names a model, its shutdown date and the replacement OpenAI recommends. The rows
 come from the official ``openai`` package's "Deprecated values" notes
 (``openai/types/realtime/realtime_session_create_request.py`` for session models and
-``audio_transcription.py`` for transcription models) and the deprecations page those notes
-cite, https://developers.openai.com/api/docs/deprecations. A unit test reads the installed
-package's notes and fails when a model they list is missing here, so upgrading the package
-cannot leave this table behind.
+``audio_transcription.py`` for transcription models; ``openai/types/live/`` has none yet)
+and the deprecations page those notes cite, https://developers.openai.com/api/docs/deprecations.
+No GPT-Live model has an announced shutdown. A unit test reads the installed package's notes
+and fails when a model they list is missing here, so upgrading the package cannot leave this
+table behind.
 
 Plain data with no Django import: the system checks, ``mint_secret``, the admin and the
 offline emulator all read the same rows.
@@ -90,7 +92,6 @@ RETIREMENTS: tuple[Retirement, ...] = (
     ),
     *_rows("2026-07-23", "gpt-audio-mini", "gpt-audio-mini-2025-10-06"),
 )
-_BY_MODEL = {row.model: row for row in RETIREMENTS}
 
 
 def utc_today() -> date:
@@ -99,14 +100,16 @@ def utc_today() -> date:
 
 def notice_for(model: str, today: date | None = None) -> Notice | None:
     """Return what applies to ``model`` on ``today`` (default: today in UTC), or None."""
-    row = _BY_MODEL.get(model)
+    # Read on each call (a few dozen rows), so a test's row applies like a shipped one.
+    by_model = {row.model: row for row in RETIREMENTS}
+    row = by_model.get(model)
     if row is None:
         return None
     today = today or utc_today()
     replacement = row.replacement
     seen = {model}
     # A replacement may be on its way out too: recommend the first one that is not.
-    while (later := _BY_MODEL.get(replacement)) is not None and replacement not in seen:
+    while (later := by_model.get(replacement)) is not None and replacement not in seen:
         seen.add(replacement)
         replacement = later.replacement
     return Notice(model, row.shutdown, replacement, shut_down=today >= row.shutdown)

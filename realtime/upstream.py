@@ -1,13 +1,11 @@
-"""The only module that talks to OpenAI: its realtime HTTP endpoints and its WebSocket.
+"""The only module that talks to OpenAI: its realtime HTTP endpoints and its WebSocket
+(``realtime.upstream_live`` makes GPT-Live's calls through it).
 
-One pooled ``httpx.AsyncClient`` serves the process: it is made on first use and closed on
-shutdown (``realtime.lifecycle``). WebSocket sessions are opened with ``websockets``, one
-connection per proxied session. Failures are a small typed hierarchy whose every kind
-carries its own code and outcome, so callers answer and record them without parsing
-strings or mapping types.
-
-With ``REALTIME_EMULATOR`` the same code talks to the offline emulator served inside this
-process (``realtime.emulator.server``) instead of ``OPENAI_BASE_URL``.
+One pooled ``httpx.AsyncClient`` serves the process, made on first use and closed on
+shutdown (``realtime.lifecycle``); ``websockets`` opens one connection per socket. Failures
+are a small typed hierarchy whose every kind carries its own code and outcome. With
+``REALTIME_EMULATOR`` the same code talks to the in-process emulator
+(``realtime.emulator.server``) instead of ``OPENAI_BASE_URL``.
 """
 
 from __future__ import annotations
@@ -201,7 +199,7 @@ async def mint_client_secret(session_config: dict[str, Any], ttl: int) -> Client
     ``model`` goes inside ``session``; at the top level the API rejects it.
     """
     body = {"expires_after": {"anchor": "created_at", "seconds": ttl}, "session": session_config}
-    response = await _send("POST", f"{await base_url()}/realtime/client_secrets", json=body)
+    response = await send_request("POST", f"{await base_url()}/realtime/client_secrets", json=body)
     try:
         payload = response.json()
         secret = ClientSecret(
@@ -248,7 +246,9 @@ async def create_call(
             },
             "headers": {"Accept": "application/sdp"},
         }
-    response = await _send("POST", url, bearer=secret, params={"model": model}, **request_options)
+    response = await send_request(
+        "POST", url, bearer=secret, params={"model": model}, **request_options
+    )
     answer = response.content
     if not answer.startswith(b"v="):
         kind = response.headers.get("content-type", "no content type")
@@ -265,7 +265,7 @@ async def create_call(
 async def hang_up_call(call_id: str) -> int:
     """``POST /realtime/calls/{call_id}/hangup`` with the server key; OpenAI's status."""
     url = f"{await base_url()}/realtime/calls/{quote(call_id, safe='')}/hangup"
-    return (await _send("POST", url)).status_code
+    return (await send_request("POST", url)).status_code
 
 
 class _Bearer(httpx.Auth):
@@ -285,7 +285,7 @@ class _Bearer(httpx.Auth):
 
 
 @sensitive_variables("bearer")
-async def _send(
+async def send_request(
     method: str, url: str, *, bearer: str | None = None, **options: Any
 ) -> httpx.Response:
     """Send one request with ``bearer`` (None: the server key); raise ``UpstreamError`` for
@@ -346,15 +346,13 @@ class RelaySocket(ClientConnection):
             self.on_backpressure(False)
 
 
-def socket_url(base: str, **query: str) -> str:
-    """``wss://…/realtime?model=…`` (or ``?call_id=…``) from the API's base URL (http
-    becomes ws)."""
+def socket_url(base: str, path: str = "realtime", **query: str) -> str:
+    """``wss://…/{path}?{query}`` from the API's base URL (http becomes ws; no query, no ?)."""
     scheme, _, rest = base.partition("://")
     ws_scheme = {"https": "wss", "http": "ws"}[scheme]
-    return f"{ws_scheme}://{rest}/realtime?{urlencode(query)}"
+    return f"{ws_scheme}://{rest}/{path}" + (f"?{urlencode(query)}" if query else "")
 
 
-@sensitive_variables("conf")
 async def open_socket(model: str | None = None, *, call_id: str | None = None) -> RelaySocket:
     """Open a realtime WebSocket session with the server key (GA: no OpenAI-Beta header),
     or, given ``call_id``, the sideband of that WebRTC call.
@@ -363,11 +361,18 @@ async def open_socket(model: str | None = None, *, call_id: str | None = None) -
     a close), so success here only means the upgrade happened; it refuses a sideband to a
     call it does not know at the upgrade (404).
     """
+    if call_id is not None:
+        return await connect_socket(socket_url(await base_url(), call_id=call_id))
+    return await connect_socket(socket_url(await base_url(), model=model or get_settings().model))
+
+
+@sensitive_variables("conf")
+async def connect_socket(url: str) -> RelaySocket:
+    """Open ``url`` with the server key and the relay's limits, or raise ``UpstreamError``."""
     conf = get_settings()
-    query = {"call_id": call_id} if call_id is not None else {"model": model or conf.model}
     try:
         return await websockets.connect(
-            socket_url(await base_url(), **query),
+            url,
             additional_headers={"Authorization": f"Bearer {conf.openai_api_key}"},
             user_agent_header=USER_AGENT,
             open_timeout=conf.connect_timeout,

@@ -13,6 +13,7 @@ ONE_BAD_SETTING_PER_RULE = [
     ("OPENAI_API_KEY", "ek_1234567890", "realtime.E003"),
     ("OPENAI_BASE_URL", "api.openai.com/v1", "realtime.E004"),
     ("REALTIME_MODEL", "", "realtime.E005"),
+    ("REALTIME_LIVE_MODEL", "gpt-realtime-2.1", "realtime.E019"),
     ("REALTIME_SECRET_TTL", 5, "realtime.E006"),
     ("REALTIME_TRANSPORT", "carrier-pigeon", "realtime.E007"),
     ("REALTIME_WEBRTC_FLOW", "beta", "realtime.E008"),
@@ -109,6 +110,63 @@ def test_the_settings_repr_never_shows_the_server_key():
 
     assert "secretvalue" not in repr(conf)
     assert "model='gpt-realtime-2.1'" in repr(conf)
+
+
+def test_gpt_live_is_offered_with_gpt_live_1_1_by_default():
+    conf = RealtimeSettings()
+
+    assert (conf.live, conf.live_model) == (True, "gpt-live-1.1")
+
+
+@pytest.mark.parametrize(("name", "value"), [("REALTIME_LIVE", "yes"), ("REALTIME_LIVE_MODEL", 1)])
+def test_the_live_settings_have_their_defaults_types(settings, name, value):
+    setattr(settings, name, value)
+
+    [error] = check_realtime_settings()
+
+    assert (error.id, error.msg.split("=")[0]) == (TYPE_RULE_ID, name)
+
+
+@pytest.mark.parametrize("model", ["", "gpt-realtime-2.1", "gpt-live-transcribe", "live-1"])
+def test_the_live_model_must_be_a_gpt_live_model(model):
+    [problem] = RealtimeSettings(live_model=model).problems()
+
+    assert problem == (
+        "realtime.E019",
+        f"REALTIME_LIVE_MODEL={model!r} must name a GPT-Live model",
+    )
+
+
+@pytest.mark.parametrize("model", ["gpt-live-1", "gpt-live-1.1-2026-09-01"])
+def test_a_live_model_or_its_snapshot_is_a_valid_live_model(model):
+    assert RealtimeSettings(live_model=model).problems() == []
+
+
+def test_the_realtime_model_must_not_be_a_live_model():
+    [problem] = RealtimeSettings(model="gpt-live-1.1").problems()
+
+    assert problem.id == "realtime.E005"
+    assert "a GPT-Live model goes in REALTIME_LIVE_MODEL" in problem.message
+
+
+def test_the_live_model_needs_no_place_in_the_allowed_models():
+    conf = RealtimeSettings()
+
+    assert conf.model_for("gpt-live-1.1", conf.live_model) == "gpt-live-1.1"
+
+
+def test_a_live_session_takes_only_the_live_models_the_allow_list_names():
+    conf = RealtimeSettings(allowed_models=("gpt-live-1", "gpt-realtime-2.1-mini"))
+
+    assert conf.model_for("gpt-live-1", conf.live_model) == "gpt-live-1"
+    assert conf.model_for("gpt-realtime-2.1-mini", conf.live_model) == "gpt-live-1.1"
+    assert conf.model_for("gpt-live-2", conf.live_model) == "gpt-live-1.1"
+
+
+def test_a_realtime_session_never_takes_an_allowed_live_model():
+    conf = RealtimeSettings(allowed_models=("gpt-live-1",))
+
+    assert conf.model_for("gpt-live-1") == "gpt-realtime-2.1"
 
 
 def test_every_rule_has_its_own_id_apart_from_the_retiring_model_checks():

@@ -5,15 +5,20 @@ import re
 from datetime import date
 from pathlib import Path
 
+import openai.types.live
 import openai.types.realtime
 import pytest
 from django.core import checks
 
+from realtime import retirements
 from realtime.checks import check_retiring_models
 from realtime.conf import RealtimeSettings
-from realtime.retirements import RETIREMENTS, notice_for
+from realtime.pricing import LIVE_PRICES
+from realtime.retirements import RETIREMENTS, Retirement, notice_for
 
-REALTIME_TYPES = Path(openai.types.realtime.__file__).parent
+# Where the package notes shutdowns: the Realtime session and transcription models, and
+# GPT-Live's (none yet).
+NOTED_TYPES = [Path(openai.types.realtime.__file__).parent, Path(openai.types.live.__file__).parent]
 ANNOUNCED = re.compile(r"Announced shutdown date:\s*(\d{4}-\d{2}-\d{2})")
 BEFORE = date(2026, 12, 2)
 SHUTDOWN = date(2027, 1, 20)  # gpt-realtime's
@@ -22,7 +27,7 @@ SHUTDOWN = date(2027, 1, 20)  # gpt-realtime's
 def announced_shutdowns() -> dict[str, date]:
     """Every model in the installed package's "Deprecated values" notes, with its date."""
     found: dict[str, date] = {}
-    for source in sorted(REALTIME_TYPES.glob("*.py")):
+    for source in sorted(source for types in NOTED_TYPES for source in types.glob("*.py")):
         for notes in re.findall(r"Deprecated values:(.*?)\"\"\"", source.read_text(), re.S):
             for item in re.split(r"\n\s*- ", notes)[1:]:
                 announced = ANNOUNCED.search(item)
@@ -93,7 +98,13 @@ def test_the_default_models_have_no_announced_shutdown():
     defaults = RealtimeSettings()
 
     assert notice_for(defaults.model) is None
+    assert notice_for(defaults.live_model) is None
     assert notice_for(defaults.transcription_model) is None
+
+
+@pytest.mark.parametrize("model", sorted(LIVE_PRICES))
+def test_no_live_model_has_an_announced_shutdown(model):
+    assert notice_for(model, BEFORE) is None
 
 
 # --- the system checks -------------------------------------------------------------------------
@@ -139,6 +150,40 @@ def test_check_covers_the_transcription_model_and_every_allowed_model(settings):
     ]
     assert "use gpt-transcribe before then" in found[0].msg
     assert "down on 2026-05-07; use gpt-realtime-1.5 instead" in found[1].msg
+
+
+@pytest.fixture
+def live_1_retires(monkeypatch):
+    """A shutdown of gpt-live-1 such as OpenAI might announce (it has announced none)."""
+    row = Retirement("gpt-live-1", SHUTDOWN, "gpt-live-1.1")
+    monkeypatch.setattr(retirements, "RETIREMENTS", (*RETIREMENTS, row))
+
+
+def test_check_covers_the_live_model(settings, live_1_retires):
+    settings.REALTIME_LIVE_MODEL = "gpt-live-1"
+
+    [warning] = check_retiring_models(today=BEFORE)
+
+    assert (warning.id, warning.msg) == (
+        "realtime.W002",
+        "REALTIME_LIVE_MODEL: OpenAI shuts gpt-live-1 down on 2027-01-20; "
+        "use gpt-live-1.1 before then.",
+    )
+
+
+def test_check_reports_a_live_model_past_its_shutdown_as_an_error(settings, live_1_retires):
+    settings.REALTIME_LIVE_MODEL = "gpt-live-1"
+
+    [error] = check_retiring_models(today=SHUTDOWN)
+
+    assert (error.level, error.id) == (checks.ERROR, "realtime.E002")
+
+
+def test_check_leaves_the_live_model_alone_while_gpt_live_is_off(settings, live_1_retires):
+    settings.REALTIME_LIVE_MODEL = "gpt-live-1"
+    settings.REALTIME_LIVE = False
+
+    assert check_retiring_models(today=SHUTDOWN) == []
 
 
 def test_manage_py_check_runs_the_model_check(settings):
