@@ -41,6 +41,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 from realtime.emulator.testing import EmulatorProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.checkouts import commit
 from tests.support.ports import free_port
 from tests.support.redis import RedisServer
 
@@ -278,23 +279,6 @@ async def run(
             straight = await measure(direct, cleanup, requests, level, expect)
             results.append((name, level, relayed, straight))
     return results
-
-
-def commit(checkout: Path) -> str:
-    """The checkout's commit, marked when its tree has changes of its own."""
-    head = subprocess.run(
-        ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    changed = subprocess.run(
-        ["git", "-C", str(checkout), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    return f"{head}+changes" if changed else head
 
 
 def main() -> None:

@@ -45,6 +45,7 @@ import websockets
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
+from bench.checkouts import commit  # noqa: E402
 from bench.emulator_load import cpu_seconds, percentile, resident_mib  # noqa: E402
 from bench.relay_overhead import free_port  # noqa: E402
 from realtime.emulator import audio  # noqa: E402
@@ -180,11 +181,13 @@ async def load(url: str, headers: dict[str, str], sessions: int, seconds: float,
 class Relay:
     """A relay process in front of the emulator: started, waited for, stopped."""
 
-    def __init__(self, command: list[str], env: dict[str, str], port: int) -> None:
+    def __init__(
+        self, command: list[str], env: dict[str, str], port: int, cwd: Path = PROJECT
+    ) -> None:
         self.port = port
         self.process = subprocess.Popen(
             command,
-            cwd=PROJECT,
+            cwd=cwd,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -266,7 +269,9 @@ def serve_raw_relay(port: int, upstream: str) -> None:
     asyncio.run(main())
 
 
-def measure(sessions: int, seconds: float, targets: list[str]) -> list[tuple[str, dict]]:
+def measure(
+    sessions: int, seconds: float, targets: list[str], baseline: Path | None = None
+) -> list[tuple[str, dict]]:
     rows = []
     with (
         tempfile.TemporaryDirectory() as scratch,
@@ -330,13 +335,22 @@ def measure(sessions: int, seconds: float, targets: list[str]) -> list[tuple[str
                 {},
             ),
         }
+        if baseline is not None:  # the proxy under uvicorn, from another checkout
+            servers["uvicorn-baseline"] = (
+                f"proxy under uvicorn ({commit(baseline)})",
+                servers["uvicorn"][1],
+                {},
+            )
         for target in targets:
             if target not in servers:
                 continue
             name, command, overrides = servers[target]
             port = free_port()
             relay = Relay(
-                [part.replace("{port}", str(port)) for part in command], {**env, **overrides}, port
+                [part.replace("{port}", str(port)) for part in command],
+                {**env, **overrides},
+                port,
+                cwd=baseline if target == "uvicorn-baseline" else PROJECT,
             )
             try:
                 relay_path = "/" if target == "relay" else f"/v1{path}"
@@ -366,11 +380,16 @@ def main() -> None:
         "--targets",
         nargs="+",
         default=["direct", "daphne", "uvicorn", "relay"],
-        choices=["direct", "daphne", "daphne-unrecorded", "uvicorn", "relay"],
+        choices=["direct", "daphne", "daphne-unrecorded", "uvicorn", "uvicorn-baseline", "relay"],
         help="daphne-unrecorded: daphne with REALTIME_RECORD_CONVERSATIONS=false, the "
-        "recorder's cost beside daphne's",
+        "recorder's cost beside daphne's; uvicorn-baseline: uvicorn from --baseline",
+    )
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout (git worktree) for uvicorn-baseline"
     )
     options = parser.parse_args()
+    if "uvicorn-baseline" in options.targets and options.baseline is None:
+        raise SystemExit("uvicorn-baseline needs --baseline DIR")
     if options.seconds < 5 or min(options.sessions) < 1:
         raise SystemExit("--seconds must be at least 5 and --sessions positive")
     print(f"{os.cpu_count()} CPUs; {options.seconds:.0f} s of streaming per row\n")
@@ -382,7 +401,7 @@ def main() -> None:
     summaries: list[str] = []
     against_relay: list[str] = []
     for count in options.sessions:
-        rows = measure(count, options.seconds, options.targets)
+        rows = measure(count, options.seconds, options.targets, options.baseline)
         base = dict(rows).get("direct to the emulator")
         for name, row in rows:
             added = (
@@ -447,7 +466,8 @@ def cost_against_relay(count: int, rows: list[tuple[str, dict]]) -> list[str]:
     their CPU per message, the issue's measure of what the proxy itself costs."""
     relayed = [row for name, row in rows if name == "raw websockets relay"]
     lines = []
-    for proxy in ("proxy under daphne", "proxy under uvicorn"):
+    proxies = dict.fromkeys(name for name, _ in rows if name.startswith("proxy under"))
+    for proxy in proxies:
         proxied = [row for name, row in rows if name == proxy]
         if not relayed or not proxied or "added_p99" not in proxied[0]:
             continue
