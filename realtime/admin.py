@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin, messages
@@ -19,7 +20,7 @@ from realtime import (
 )
 from realtime.admin_actions import end_sessions, export_as_csv
 from realtime.checks import model_notices
-from realtime.models import Outcome, RealtimeSession, UpstreamExchange
+from realtime.models import Api, Outcome, RealtimeSession, UpstreamExchange
 
 # Each outcome's colour is a class of realtime/admin.css: the Content-Security-Policy
 # allows no inline style.
@@ -52,6 +53,7 @@ def milliseconds(value: float | None) -> str:
 class UpstreamExchangeAdmin(ReadOnlyAdmin):
     list_display = (
         "created_at",
+        "api",
         "kind",
         "outcome_display",
         "upstream_status",
@@ -65,6 +67,7 @@ class UpstreamExchangeAdmin(ReadOnlyAdmin):
         "session_link",
     )
     list_filter = (
+        "api",
         "kind",
         "outcome",
         "upstream_status",
@@ -98,6 +101,7 @@ class UpstreamExchangeAdmin(ReadOnlyAdmin):
             {
                 "fields": (
                     "model",
+                    "api",
                     "transport",
                     "request_bytes",
                     "response_bytes",
@@ -137,6 +141,19 @@ class UpstreamExchangeAdmin(ReadOnlyAdmin):
         except ValueError:
             text = obj.upstream_error  # truncated or not JSON: show it as it came
         return format_html('<pre class="realtime-error-body">{}</pre>', text)
+
+
+def live_totals(session: RealtimeSession) -> list[tuple[str, str]]:
+    """A GPT-Live session's billed seconds, beside the totals every session shows."""
+    if session.api != Api.LIVE or session.usage_seconds is None:
+        return []
+    active, paused = (_seconds(value) for value in (session.active_seconds, session.paused_seconds))
+    billed = admin_views.duration(float(session.usage_seconds))
+    return [("billed", f"{billed} ({active} s active, {paused} s paused)")]
+
+
+def _seconds(value: Decimal | None) -> str:
+    return "—" if value is None else f"{value.normalize():f}"
 
 
 class ExchangeInline(admin.TabularInline):
@@ -195,6 +212,7 @@ class FailureFilter(admin.SimpleListFilter):
 class RealtimeSessionAdmin(ReadOnlyAdmin):
     list_display = (
         "started_at",
+        "api",
         "transport",
         "source",
         "model",
@@ -210,6 +228,7 @@ class RealtimeSessionAdmin(ReadOnlyAdmin):
     )
     list_filter = (
         FailureFilter,
+        "api",
         "transport",
         "source",
         ("model", admin.AllValuesFieldListFilter),
@@ -273,7 +292,7 @@ class RealtimeSessionAdmin(ReadOnlyAdmin):
         if session is not None:
             extra_context = {
                 **(extra_context or {}),
-                "totals": admin_views.totals(session),
+                "totals": admin_views.totals(session) + live_totals(session),
                 "timeline": admin_views.timeline(session),
             }
         return super().change_view(request, object_id, form_url, extra_context)
@@ -307,7 +326,9 @@ class RealtimeSessionAdmin(ReadOnlyAdmin):
     def cost_display(self, obj: RealtimeSession) -> str:
         if obj.ended_at is None or obj.turns is None:
             return "—"  # not ended yet, or ended before anything was said
-        return admin_views.usd(obj.cost_usd) if obj.total_tokens else "$0.0000"
+        # A Realtime session is billed its tokens, a GPT-Live one its seconds.
+        billed = obj.total_tokens or obj.usage_seconds
+        return admin_views.usd(obj.cost_usd) if billed else "$0.0000"
 
     @admin.display(description="end reason", ordering="end_reason")
     def end_reason_display(self, obj: RealtimeSession) -> str:

@@ -25,7 +25,7 @@ from realtime import metrics, upstream
 from realtime.conf import get_settings
 from realtime.db import database_round
 from realtime.keys import redact
-from realtime.models import ExchangeKind, Outcome, RealtimeSession, UpstreamExchange
+from realtime.models import Api, ExchangeKind, Outcome, RealtimeSession, UpstreamExchange
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ class Exchange:
     client_ip: str | None = None
     user_agent: str = ""
     model: str = ""
+    api: str = Api.REALTIME  # or Api.LIVE: a session the exchange starts is of its API
     transport: str = ""
     request_bytes: int | None = None
     response_bytes: int | None = None
@@ -190,6 +191,7 @@ def _session_started(exchange: Exchange) -> RealtimeSession | None:
         source=exchange.source,
         transport=exchange.transport,
         model=exchange.model,
+        api=exchange.api,
         call_id=exchange.call_id,
         secret_fingerprint=exchange.secret_fingerprint,
         agent_id=exchange.agent_id,

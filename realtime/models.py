@@ -16,6 +16,7 @@ from realtime.agent_models import Agent, AgentRevision
 __all__ = [
     "Agent",
     "AgentRevision",
+    "Api",
     "ConversationEntry",
     "EntryKind",
     "ExchangeKind",
@@ -26,6 +27,13 @@ __all__ = [
     "Transport",
     "UpstreamExchange",
 ]
+
+
+class Api(models.TextChoices):
+    """OpenAI's voice APIs: a row's requests and conversation are of one of them."""
+
+    REALTIME = "realtime", "Realtime"
+    LIVE = "live", "GPT-Live"
 
 
 class Transport(models.TextChoices):
@@ -53,6 +61,9 @@ class Attribution(models.Model):
     client_ip = models.GenericIPAddressField(_("client IP"), null=True, blank=True)
     user_agent = models.CharField(_("user agent"), max_length=512, blank=True)
     model = models.CharField(max_length=100, blank=True)
+    api = models.CharField(
+        _("API"), max_length=20, choices=Api.choices, default=Api.REALTIME, db_index=True
+    )
     call_id = models.CharField(_("call id"), max_length=100, blank=True, db_index=True)
     secret_fingerprint = models.CharField(
         _("secret fingerprint"), max_length=64, blank=True, db_index=True
@@ -117,6 +128,32 @@ class RealtimeSession(Attribution):
         null=True,
         blank=True,
         help_text=_("empty when a model of the session has no price (unknown, not zero)"),
+    )
+    # GPT-Live is billed per second of the session, not per token: its latest cumulative
+    # usage, the seconds billed at the active rate and at the paused (standby) rate.
+    usage_seconds = models.DecimalField(
+        _("billed seconds"),
+        max_digits=12,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text=_("GPT-Live: the session's billed duration, as its last usage reported it"),
+    )
+    active_seconds = models.DecimalField(
+        _("active seconds"),
+        max_digits=12,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text=_("GPT-Live: the billed seconds at the active rate"),
+    )
+    paused_seconds = models.DecimalField(
+        _("paused seconds"),
+        max_digits=12,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text=_("GPT-Live: the billed seconds at the standby rate (while paused)"),
     )
     records_dropped = models.PositiveIntegerField(
         _("records dropped"),

@@ -25,7 +25,7 @@ import orjson
 from realtime import pricing
 from realtime.keys import redact
 from realtime.models import EntryKind
-from realtime.records import Entry, LateTranscript, Record, Response, Sink
+from realtime.records import Entry, LateTranscript, Record, Response, Sink, as_dict, as_str, cut
 
 if TYPE_CHECKING:
     from realtime.tools.runner import ToolResult
@@ -54,7 +54,6 @@ RECORDED = frozenset(
     }
 )
 _TYPE_FIRST = '{"type":"'  # how OpenAI's frames begin (compact JSON, type first)
-TEXT_LIMIT = 20_000  # characters of one entry's text; a longer one is cut, and says so
 
 
 @dataclass
@@ -68,7 +67,52 @@ class SessionTotals:
     records_dropped: int = 0
 
 
-class ConversationLog:
+class RecordKeeper:
+    """What every conversation log does with its records: hand each to the sink (counting
+    those it drops), and keep text only as the settings allow, masked and cut."""
+
+    totals: Any  # the log's totals, which count the records dropped
+
+    def __init__(
+        self, session_id: int | None, sink: Sink, store_text: bool, clock: Callable[[], float]
+    ) -> None:
+        self.session_id = session_id
+        self.sink = sink
+        self.store_text = store_text
+        self.clock = clock
+
+    def note(self, status: str, text: str = "") -> None:
+        """Record something that happened to the recording itself (a sideband's attach or
+        drop)."""
+        self._emit(Entry(self.clock(), EntryKind.SIDEBAND, status=status, text=cut(redact(text))))
+
+    def _error(self, event: dict[str, Any]) -> None:
+        error = as_dict(event.get("error"))
+        code = as_str(error.get("code")) or as_str(error.get("type")) or "error"
+        # Error messages quote what the client sent: they are kept even without transcripts,
+        # masked like every stored text.
+        self._emit(
+            Entry(
+                self.clock(),
+                EntryKind.ERROR,
+                name=code[:200],
+                text=cut(redact(as_str(error.get("message")))),
+            )
+        )
+
+    def _storable(self, text: Any) -> str:
+        if not self.store_text or not isinstance(text, str):
+            return ""
+        return cut(redact(text))
+
+    def _emit(self, record: Record) -> None:
+        if self.session_id is None:
+            return  # the session has no row to hang its records on
+        if not self.sink(self.session_id, record):
+            self.totals.records_dropped += 1
+
+
+class ConversationLog(RecordKeeper):
     """The record of one session's conversation, as its events arrive."""
 
     def __init__(
@@ -81,12 +125,9 @@ class ConversationLog:
         prices: tuple[dict[str, Any], ...] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.session_id = session_id
+        super().__init__(session_id, sink, store_text, clock)
         self.model = model
-        self.sink = sink
-        self.store_text = store_text
         self.prices = prices
-        self.clock = clock
         self.totals = SessionTotals()
         self.open_responses: dict[str, Response] = {}
         self.awaiting_output: Response | None = None
@@ -104,7 +145,7 @@ class ConversationLog:
                 return
             if event_type not in RECORDED:
                 return
-        event = _parse(text)
+        event = parse_frame(text)
         if event is not None:
             self.server_event(event)
 
@@ -123,7 +164,7 @@ class ConversationLog:
         output): a typed message, or a tool's output, is a turn that ends now; the response
         to it is timed from here (the server's echo of the item records its text)."""
         if event.get("type") == "conversation.item.create":
-            item = _dict(event.get("item"))
+            item = as_dict(event.get("item"))
             typed = item.get("type") == "message" and item.get("role") == "user"
             if typed or item.get("type") == "function_call_output":
                 self.turn_ended = self.clock()
@@ -148,15 +189,10 @@ class ConversationLog:
         self.totals = totals
         self.seen_items |= seen_items
 
-    def note(self, status: str, text: str = "") -> None:
-        """Record something that happened to the recording itself (a sideband's attach or
-        drop)."""
-        self._emit(Entry(self.clock(), EntryKind.SIDEBAND, status=status, text=_cut(redact(text))))
-
     # --- the events that matter ------------------------------------------------------------
 
     def _session(self, event: dict[str, Any]) -> None:
-        model = _dict(event.get("session")).get("model")
+        model = as_dict(event.get("session")).get("model")
         if isinstance(model, str) and model:
             self.model = model
 
@@ -164,8 +200,8 @@ class ConversationLog:
         self.turn_ended = self.clock()
 
     def _item_added(self, event: dict[str, Any]) -> None:
-        item = _dict(event.get("item"))
-        item_id = _str(item.get("id"))
+        item = as_dict(event.get("item"))
+        item_id = as_str(item.get("id"))
         if item_id in self.seen_items:
             return
         kind, text, name = _item_entry(item)
@@ -182,7 +218,7 @@ class ConversationLog:
                 self.clock(),
                 kind,
                 item_id=item_id,
-                tool_call_id=_str(item.get("call_id")),
+                tool_call_id=as_str(item.get("call_id")),
                 name=name,
                 text=self._storable(text),
             )
@@ -190,15 +226,17 @@ class ConversationLog:
 
     def _transcribed(self, event: dict[str, Any]) -> None:
         self._emit(
-            LateTranscript(_str(event.get("item_id")), self._storable(event.get("transcript")))
+            LateTranscript(as_str(event.get("item_id")), self._storable(event.get("transcript")))
         )
 
     def _transcription_failed(self, event: dict[str, Any]) -> None:
-        message = _str(_dict(event.get("error")).get("message"))
-        self._emit(LateTranscript(_str(event.get("item_id")), "", status=f"failed: {message}"[:40]))
+        message = as_str(as_dict(event.get("error")).get("message"))
+        self._emit(
+            LateTranscript(as_str(event.get("item_id")), "", status=f"failed: {message}"[:40])
+        )
 
     def _response_created(self, event: dict[str, Any]) -> None:
-        response_id = _str(_dict(event.get("response")).get("id"))
+        response_id = as_str(as_dict(event.get("response")).get("id"))
         response = Response(response_id, self.clock(), self.turn_ended)
         self.turn_ended = None
         self.open_responses[response_id] = response
@@ -211,8 +249,8 @@ class ConversationLog:
             self.awaiting_output = None
 
     def _response_done(self, event: dict[str, Any]) -> None:
-        body = _dict(event.get("response"))
-        response_id = _str(body.get("id"))
+        body = as_dict(event.get("response"))
+        response_id = as_str(body.get("id"))
         response = self.open_responses.pop(response_id, None)
         now = self.clock()
         if response is None:  # created before this log began (a sideband that reattached)
@@ -220,14 +258,14 @@ class ConversationLog:
         if self.awaiting_output is response:
             self.awaiting_output = None
         response.done = now
-        response.status = _str(body.get("status"))
-        response.status_reason = _str(_dict(body.get("status_details")).get("reason"))
+        response.status = as_str(body.get("status"))
+        response.status_reason = as_str(as_dict(body.get("status_details")).get("reason"))
         response.usage = pricing.TokenUsage.from_response(body.get("usage"))
         response.cost_usd = pricing.cost(response.usage, pricing.price_for(self.model, self.prices))
         self._add_to_totals(response)
         self._emit(response)
         for item in body.get("output") or []:
-            self._output_item(_dict(item), response)
+            self._output_item(as_dict(item), response)
 
     def _output_item(self, item: dict[str, Any], response: Response) -> None:
         status = _item_status(item, response)
@@ -235,10 +273,10 @@ class ConversationLog:
             entry = Entry(
                 self.clock(),
                 EntryKind.FUNCTION_CALL,
-                item_id=_str(item.get("id")),
+                item_id=as_str(item.get("id")),
                 response_id=response.response_id,
-                tool_call_id=_str(item.get("call_id")),
-                name=_str(item.get("name")),
+                tool_call_id=as_str(item.get("call_id")),
+                name=as_str(item.get("name")),
                 text=self._storable(item.get("arguments")),
                 status=status,
             )
@@ -246,7 +284,7 @@ class ConversationLog:
             entry = Entry(
                 self.clock(),
                 EntryKind.ASSISTANT,
-                item_id=_str(item.get("id")),
+                item_id=as_str(item.get("id")),
                 response_id=response.response_id,
                 text=self._storable(_spoken_or_written(item)),
                 status=status,
@@ -254,20 +292,6 @@ class ConversationLog:
         else:
             return
         self._emit(entry)
-
-    def _error(self, event: dict[str, Any]) -> None:
-        error = _dict(event.get("error"))
-        code = _str(error.get("code")) or _str(error.get("type")) or "error"
-        # Error messages quote what the client sent: they are kept even without transcripts,
-        # masked like every stored text.
-        self._emit(
-            Entry(
-                self.clock(),
-                EntryKind.ERROR,
-                name=code[:200],
-                text=_cut(redact(_str(error.get("message")))),
-            )
-        )
 
     # --- records ---------------------------------------------------------------------------
 
@@ -279,17 +303,6 @@ class ConversationLog:
             totals.cost_usd = None  # unknown stays unknown
         else:
             totals.cost_usd += response.cost_usd
-
-    def _storable(self, text: Any) -> str:
-        if not self.store_text or not isinstance(text, str):
-            return ""
-        return _cut(redact(text))
-
-    def _emit(self, record: Record) -> None:
-        if self.session_id is None:
-            return  # the session has no row to hang its records on
-        if not self.sink(self.session_id, record):
-            self.totals.records_dropped += 1
 
     def end_fields(self) -> dict[str, Any]:
         """The session row's totals (``realtime.diagnostics.end_session``'s fields)."""
@@ -331,7 +344,7 @@ def _item_entry(item: dict[str, Any]) -> tuple[str | None, Any, str]:
         return EntryKind.FUNCTION_OUTPUT, item.get("output"), ""
     if item_type != "message" or item.get("role") != "user":
         return None, "", ""
-    parts = [_dict(part) for part in item.get("content") or []]
+    parts = [as_dict(part) for part in item.get("content") or []]
     typed = [part.get("text") for part in parts if part.get("type") == "input_text"]
     if typed:
         return EntryKind.USER_TEXT, "\n".join(text for text in typed if isinstance(text, str)), ""
@@ -342,7 +355,7 @@ def _item_entry(item: dict[str, Any]) -> tuple[str | None, Any, str]:
 def _spoken_or_written(item: dict[str, Any]) -> str:
     texts = []
     for part in item.get("content") or []:
-        part = _dict(part)
+        part = as_dict(part)
         text = part.get("transcript") if part.get("type") == "output_audio" else part.get("text")
         if isinstance(text, str):
             texts.append(text)
@@ -355,7 +368,7 @@ def _item_status(item: dict[str, Any], response: Response) -> str:
         return "barge-in"
     if response.status and response.status != "completed":
         return response.status
-    return _str(item.get("status")) or response.status
+    return as_str(item.get("status")) or response.status
 
 
 def leading_type(text: str) -> str | None:
@@ -368,23 +381,10 @@ def leading_type(text: str) -> str | None:
     return text[len(_TYPE_FIRST) : end]
 
 
-def _parse(text: str) -> dict[str, Any] | None:
+def parse_frame(text: str) -> dict[str, Any] | None:
+    """Return the event a frame holds, or None if it holds no JSON object."""
     try:
         event = orjson.loads(text)
     except orjson.JSONDecodeError:
         return None
     return event if isinstance(event, dict) else None
-
-
-def _cut(text: str) -> str:
-    if len(text) <= TEXT_LIMIT:
-        return text
-    return f"{text[:TEXT_LIMIT]}… [{len(text) - TEXT_LIMIT} more characters]"
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""

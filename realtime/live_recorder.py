@@ -1,0 +1,289 @@
+"""Turn a GPT-Live session's events into its record, as ``realtime.recorder`` does for Realtime.
+
+One ``LiveConversationLog`` per Live session, fed the frames its server sends
+(``server_frame``; ``server_event`` for one already parsed) and the events its client sends
+(``client_event``). It makes the Realtime log's kinds of records and hands them to the same
+sink, so the admin shows a Live session's timeline like a Realtime one's:
+
+- **Speech.** Each side's words arrive as transcript deltas placed on the session's timeline
+  (``start_ms``/``end_ms``, the input audio's position), and no event says an utterance is
+  done: it is complete when the other side speaks, a delegation starts, or the session ends.
+  Its entry is stamped when its first word was spoken, read off the timeline (never later
+  than when the word was heard), so the timeline orders both sides as they spoke. A user's
+  utterance the assistant then answers is a turn.
+- **Tool work.** ``session.delegation.created`` is a function call entry named after its
+  target; under responses delegation the backend's function calls (``response.event``
+  wrapping ``response.output_item.done``) are function calls as Realtime's are, and the
+  client's ``function_call_output`` (``response.item.create``) their output, as are the
+  thinking and commentary a client delegation is answered with.
+- **Usage.** Live bills seconds, not tokens. Every ``session.usage.updated`` (and the final
+  ``session.closed``) reports the running total: the latest replaces the one before, and
+  the cost is ``realtime.pricing.live_cost`` of it.
+- **The end.** ``end_reason`` is ``session.closed``'s reason; empty while none came (a
+  session that ends without one ended unconfirmed).
+
+A proxy or sideband calls ``finish`` when the session is over (before flushing the record
+writer), then writes ``end_fields()`` with ``realtime.diagnostics.end_session`` as it does a
+Realtime log's.
+
+Hot path: audio, both ways, is most of a session's frames (``session.output_audio.delta``,
+and the ``session.input_audio.append`` a sideband hears reflected); like the Realtime log's,
+a glance at a frame's first bytes skips them, and only the frames that matter are parsed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from realtime import pricing
+from realtime.models import EntryKind
+from realtime.recorder import RecordKeeper, leading_type, parse_frame
+from realtime.records import Entry, Sink, as_dict, as_str
+
+RECORDED = frozenset(
+    {
+        "session.started",
+        "session.input_transcript.delta",
+        "session.output_transcript.delta",
+        "session.delegation.created",
+        "response.event",
+        "session.usage.updated",
+        "session.closed",
+        "error",
+    }
+)
+# The client's answers to a delegation: what the Responses backend's call returned, and what
+# a client delegation's work says (silently, then spoken).
+DELEGATION_ANSWERS = frozenset({"session.thinking.append", "session.commentary.append"})
+BACKEND_DONE = frozenset({"response.completed", "response.failed", "response.incomplete"})
+SECONDS = Decimal("0.001")  # what the session row keeps of a billed second
+
+
+@dataclass
+class LiveTotals:
+    """What a Live session's row holds at its end."""
+
+    turns: int = 0
+    usage: pricing.LiveUsage | None = None  # the latest reading: cumulative, never summed
+    cost_usd: Decimal | None = None  # of that reading; None without one, or without a price
+    records_dropped: int = 0
+
+
+@dataclass(slots=True)
+class Utterance:
+    """What one side is saying, gathered from its transcript deltas until it is complete."""
+
+    kind: str  # EntryKind.USER_SPEECH or EntryKind.ASSISTANT
+    at: float
+    end_ms: float
+    words: list[str] = field(default_factory=list)
+
+
+class LiveConversationLog(RecordKeeper):
+    """The record of one Live session's conversation, as its events arrive."""
+
+    def __init__(
+        self,
+        session_id: int | None,
+        model: str,
+        sink: Sink,
+        *,
+        store_text: bool = True,
+        prices: tuple[dict[str, Any], ...] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(session_id, sink, store_text, clock)
+        self.model = model
+        self.prices = prices
+        self.totals = LiveTotals()
+        self.end_reason = ""  # session.closed's reason, once it came
+        self.speaking: Utterance | None = None
+        self.timeline_start: float | None = None  # the clock's time at position 0
+        self.user_spoke = False  # since the assistant last spoke: the next reply is a turn
+        self.backend_responses: dict[str, str] = {}  # delegation id ("" for none) → response
+
+    # --- what arrives ----------------------------------------------------------------------
+
+    def server_frame(self, text: str) -> None:
+        """Note one of OpenAI's frames, as relayed (a glance for most of them)."""
+        event_type = leading_type(text)
+        if event_type is not None and event_type not in RECORDED:
+            return
+        event = parse_frame(text)
+        if event is not None:
+            self.server_event(event)
+
+    def server_event(self, event: dict[str, Any]) -> None:
+        """Note one server event (a sideband's, or a parsed frame)."""
+        handler = _SERVER_HANDLERS.get(event.get("type"))  # type: ignore[arg-type]
+        if handler is not None:
+            handler(self, event)
+
+    def client_event(self, event: dict[str, Any]) -> None:
+        """Note a client event sent upstream: a tool's output, or a delegation's answer."""
+        event_type = event.get("type")
+        if event_type == "response.item.create":
+            item = as_dict(event.get("item"))
+            if item.get("type") == "function_call_output":
+                self._tool_output(as_str(item.get("call_id")), "", item.get("output"))
+        elif event_type in DELEGATION_ANSWERS:
+            name = event_type.split(".")[1]  # thinking, commentary
+            self._tool_output(as_str(event.get("delegation_id")), name, event.get("content"))
+
+    def finish(self) -> None:
+        """Record what was still being said: the session is over."""
+        self._complete()
+
+    # --- the events that matter ------------------------------------------------------------
+
+    def _started(self, event: dict[str, Any]) -> None:
+        model = as_dict(event.get("session")).get("model")
+        if isinstance(model, str) and model:
+            self.model = model
+        if self.timeline_start is None:
+            self.timeline_start = self.clock()
+
+    def _heard(self, event: dict[str, Any]) -> None:
+        self._words(EntryKind.USER_SPEECH, event)
+
+    def _said(self, event: dict[str, Any]) -> None:
+        self._words(EntryKind.ASSISTANT, event)
+
+    def _words(self, kind: str, event: dict[str, Any]) -> None:
+        start_ms, end_ms = _position(event.get("start_ms")), _position(event.get("end_ms"))
+        speaking = self.speaking
+        if speaking is None or speaking.kind != kind:
+            # The user speaking before the assistant's last word ended cut it short.
+            cut_short = speaking is not None and kind == EntryKind.USER_SPEECH
+            self._complete("barge-in" if cut_short and start_ms < speaking.end_ms else "")
+            speaking = self.speaking = Utterance(kind, self._moment(start_ms), end_ms)
+            self._count_turn(kind)
+        speaking.end_ms = max(speaking.end_ms, end_ms)
+        delta = event.get("delta")
+        if self.store_text and isinstance(delta, str):
+            speaking.words.append(delta)
+
+    def _count_turn(self, kind: str) -> None:
+        if kind == EntryKind.USER_SPEECH:
+            self.user_spoke = True
+        elif self.user_spoke:
+            self.totals.turns += 1
+            self.user_spoke = False
+
+    def _delegation(self, event: dict[str, Any]) -> None:
+        self._complete()
+        delegation = as_dict(event.get("delegation"))
+        delegation_id = as_str(delegation.get("id"))
+        self._emit(
+            Entry(
+                self._moment(_position(event.get("offset_ms"))),
+                EntryKind.FUNCTION_CALL,
+                item_id=delegation_id,
+                response_id=as_str(delegation.get("response_id")),
+                tool_call_id=delegation_id,
+                name=f"delegation ({as_str(delegation.get('target'))})",
+                status="delegated",
+            )
+        )
+
+    def _response_event(self, event: dict[str, Any]) -> None:
+        """Note the Responses backend's event: its response ids, and its function calls."""
+        nested = as_dict(event.get("event"))
+        nested_type = nested.get("type")
+        delegation_id = as_str(event.get("delegation_id"))
+        if nested_type == "response.created":
+            response_id = as_str(as_dict(nested.get("response")).get("id"))
+            self.backend_responses[delegation_id] = response_id
+        elif nested_type in BACKEND_DONE:
+            self.backend_responses.pop(delegation_id, None)
+        elif nested_type == "response.output_item.done":
+            item = as_dict(nested.get("item"))
+            if item.get("type") != "function_call":
+                return  # a text answer, which the Live model speaks: recorded as speech
+            self._emit(
+                Entry(
+                    self.clock(),
+                    EntryKind.FUNCTION_CALL,
+                    item_id=as_str(item.get("id")),
+                    response_id=self.backend_responses.get(delegation_id, ""),
+                    tool_call_id=as_str(item.get("call_id")),
+                    name=as_str(item.get("name")),
+                    text=self._storable(item.get("arguments")),
+                    status=as_str(item.get("status")),
+                )
+            )
+
+    def _usage(self, event: dict[str, Any]) -> None:
+        usage = pricing.LiveUsage.from_event(event.get("usage"))
+        self.totals.usage = usage
+        self.totals.cost_usd = pricing.live_cost(usage, self.model, self.prices)
+
+    def _closed(self, event: dict[str, Any]) -> None:
+        self._complete()
+        self._usage(event)
+        self.end_reason = as_str(event.get("reason"))[:64]
+
+    # --- records ---------------------------------------------------------------------------
+
+    def _complete(self, status: str = "") -> None:
+        """Record the utterance being spoken, which is complete."""
+        speaking, self.speaking = self.speaking, None
+        if speaking is not None:
+            text = self._storable("".join(speaking.words).strip())
+            self._emit(Entry(speaking.at, speaking.kind, text=text, status=status))
+
+    def _tool_output(self, call_id: str, name: str, output: Any) -> None:
+        entry = Entry(
+            self.clock(),
+            EntryKind.FUNCTION_OUTPUT,
+            tool_call_id=call_id,
+            name=name,
+            text=self._storable(output),
+        )
+        self._emit(entry)
+
+    def _moment(self, position_ms: float) -> float:
+        """Return the clock's time at a position on the session's timeline, at the latest
+        now: the timeline keeps pace with the clock while audio streams in real time, and a
+        client that streams faster runs it ahead."""
+        now = self.clock()
+        if self.timeline_start is None:  # joined midway (a sideband): this position is now
+            self.timeline_start = now - position_ms / 1000
+        return min(now, self.timeline_start + position_ms / 1000)
+
+    def end_fields(self) -> dict[str, Any]:
+        """The session row's totals (``realtime.diagnostics.end_session``'s fields); what
+        was still being said is recorded first."""
+        self.finish()
+        totals, usage = self.totals, self.totals.usage
+        return {
+            "turns": totals.turns,
+            "usage_seconds": None if usage is None else usage.seconds.quantize(SECONDS),
+            "active_seconds": None if usage is None else usage.active.quantize(SECONDS),
+            "paused_seconds": None if usage is None else usage.paused_seconds.quantize(SECONDS),
+            "cost_usd": totals.cost_usd,
+            "records_dropped": totals.records_dropped,
+        }
+
+
+_SERVER_HANDLERS: dict[str, Callable[[LiveConversationLog, dict[str, Any]], None]] = {
+    "session.started": LiveConversationLog._started,
+    "session.input_transcript.delta": LiveConversationLog._heard,
+    "session.output_transcript.delta": LiveConversationLog._said,
+    "session.delegation.created": LiveConversationLog._delegation,
+    "response.event": LiveConversationLog._response_event,
+    "session.usage.updated": LiveConversationLog._usage,
+    "session.closed": LiveConversationLog._closed,
+    "error": LiveConversationLog._error,
+}
+
+
+def _position(value: Any) -> float:
+    """A position on the timeline in ms (0 for anything that is not one)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0.0
+    return float(value)

@@ -1,0 +1,74 @@
+"""A real GPT-Live session on the emulator, driven by the official SDK, recorded by the Live
+conversation log as a proxy would: every frame the server sends, every event the client sends."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from decimal import Decimal
+from typing import Any
+
+from realtime import pricing
+from realtime.live_recorder import LiveConversationLog
+from realtime.models import EntryKind
+from realtime.records import Entry
+from tests.support.live import CHUNK_BYTES, client_for, utterance
+
+HEARD = "hello from the records test"
+
+
+class RecordedConnection:
+    """The SDK's Live connection, with a log that hears both ways of it."""
+
+    def __init__(self, connection: Any, log: LiveConversationLog) -> None:
+        self.connection = connection
+        self.log = log
+
+    async def send(self, event: dict[str, Any]) -> None:
+        self.log.client_event(event)
+        await self.connection.send(event)
+
+    async def until(self, event_type: str, *, delta: str | None = None) -> dict[str, Any]:
+        """Relay frames to the log up to the first ``event_type`` (with that delta)."""
+
+        async def read() -> dict[str, Any]:
+            while True:
+                frame = (await self.connection.recv_bytes()).decode()
+                self.log.server_frame(frame)
+                event = json.loads(frame)
+                if event["type"] == event_type and delta in (None, event.get("delta")):
+                    return event
+
+        return await asyncio.wait_for(read(), 20)
+
+
+async def test_a_live_session_on_the_emulator_leaves_its_transcripts_and_final_usage(emulator):
+    records: list = []
+    log = LiveConversationLog(
+        1, "gpt-live-1.1", lambda session_id, record: records.append(record) or True
+    )
+    async with client_for(emulator).live.connect() as connection:
+        live = RecordedConnection(connection, log)
+        await live.send({"type": "session.start", "session": {"model": "gpt-live-1.1"}})
+        started = await live.until("session.started")
+        emulator.hear(HEARD, session_id=started["session"]["id"])
+        speech = utterance()
+        for start in range(0, len(speech), CHUNK_BYTES):
+            chunk = base64.b64encode(speech[start : start + CHUNK_BYTES]).decode()
+            await live.send({"type": "session.input_audio.append", "audio": chunk})
+        await live.until("session.output_transcript.delta", delta=' test".')
+        await live.send({"type": "session.close"})
+        closed = await live.until("session.closed")
+
+    entries = [(entry.kind, entry.text) for entry in records if isinstance(entry, Entry)]
+    assert entries == [
+        (EntryKind.USER_SPEECH, HEARD),
+        (EntryKind.ASSISTANT, f'You said: "{HEARD}".'),
+    ]
+    fields = log.end_fields()
+    reported = pricing.LiveUsage.from_event(closed["usage"])
+    assert fields["usage_seconds"] == reported.seconds == Decimal(closed["usage"]["seconds"])
+    assert fields["cost_usd"] == pricing.live_cost(reported, "gpt-live-1.1")
+    assert fields["turns"] == 1
+    assert log.end_reason == "close_requested"
