@@ -33,7 +33,6 @@ a glance at a frame's first bytes skips them, and only the frames that matter ar
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -42,7 +41,7 @@ from typing import Any
 from realtime import pricing
 from realtime.models import EntryKind
 from realtime.recorder import RecordKeeper, leading_type, parse_frame
-from realtime.records import Entry, Sink, as_dict, as_str
+from realtime.records import Entry, as_dict, as_str
 
 RECORDED = frozenset(
     {
@@ -86,19 +85,8 @@ class Utterance:
 class LiveConversationLog(RecordKeeper):
     """The record of one Live session's conversation, as its events arrive."""
 
-    def __init__(
-        self,
-        session_id: int | None,
-        model: str,
-        sink: Sink,
-        *,
-        store_text: bool = True,
-        prices: tuple[dict[str, Any], ...] = (),
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(session_id, sink, store_text, clock)
-        self.model = model
-        self.prices = prices
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.totals = LiveTotals()
         self.end_reason = ""  # session.closed's reason, once it came
         self.speaking: Utterance | None = None

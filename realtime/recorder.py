@@ -74,11 +74,20 @@ class RecordKeeper:
     totals: Any  # the log's totals, which count the records dropped
 
     def __init__(
-        self, session_id: int | None, sink: Sink, store_text: bool, clock: Callable[[], float]
+        self,
+        session_id: int | None,
+        model: str,
+        sink: Sink,
+        *,
+        store_text: bool = True,
+        prices: tuple[dict[str, Any], ...] = (),
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.session_id = session_id
+        self.model = model
         self.sink = sink
         self.store_text = store_text
+        self.prices = prices
         self.clock = clock
 
     def note(self, status: str, text: str = "") -> None:
@@ -115,19 +124,8 @@ class RecordKeeper:
 class ConversationLog(RecordKeeper):
     """The record of one session's conversation, as its events arrive."""
 
-    def __init__(
-        self,
-        session_id: int | None,
-        model: str,
-        sink: Sink,
-        *,
-        store_text: bool = True,
-        prices: tuple[dict[str, Any], ...] = (),
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(session_id, sink, store_text, clock)
-        self.model = model
-        self.prices = prices
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.totals = SessionTotals()
         self.open_responses: dict[str, Response] = {}
         self.awaiting_output: Response | None = None
