@@ -85,3 +85,15 @@ async def test_an_error_in_a_round_reaches_the_caller_and_the_thread_goes_on(fre
     with pytest.raises(Exception, match="no_such_table"):
         await bad_query()
     assert await raw_connection() is not None
+
+
+async def test_closing_while_a_round_still_runs_gives_up_after_the_timeout(fresh_threads, caplog):
+    fresh_threads.REALTIME_DATABASE_THREADS = 2
+    busy = asyncio.ensure_future(thread_after(1.0))
+    await asyncio.sleep(0.1)
+
+    await asyncio.to_thread(db.close_connections, 0.2)
+
+    assert "still busy" in caplog.text
+    assert (await busy).startswith("realtime-db")
+    assert await raw_connection() is not None  # the next round starts anew
