@@ -330,11 +330,17 @@ def validate_client_event(event: Any) -> dict[str, Any]:
     kind = event["type"]
     if kind not in CLIENT_EVENT_FIELDS:
         raise invalid_value("type", kind, CLIENT_EVENT_TYPES)
-    required, optional = CLIENT_EVENT_FIELDS[kind]
+    check_event_fields(event, *CLIENT_EVENT_FIELDS[kind])
+    return event
+
+
+def check_event_fields(
+    event: dict[str, Any], required: tuple[str, ...], optional: tuple[str, ...]
+) -> None:
+    """Refuse a field the event's type does not take, then a required one missing."""
     for key in event:
         if key not in {"type", "event_id", *required, *optional}:
             raise unknown_parameter(key)
     for key in required:
         if key not in event:
             raise missing_parameter(key)
-    return event

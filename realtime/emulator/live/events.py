@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from realtime.emulator.errors import ApiError, missing_parameter, unknown_parameter
+from realtime.emulator.errors import ApiError
 from realtime.emulator.live.schema import ANY_OBJECT
+from realtime.emulator.schema import check_event_fields
 from realtime.emulator.spec import Arr, Either, Str, Tagged, check, invalid_type, invalid_value, obj
 
 # Each client event's own fields: (required, optional). The appends must carry the
@@ -85,13 +86,7 @@ def validate_event(event: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
     kind = event["type"]
     if kind not in allowed:
         raise invalid_value("type", kind, allowed)
-    required, optional = CLIENT_EVENT_FIELDS[kind]
-    for key in event:
-        if key not in {"type", "event_id", *required, *optional}:
-            raise unknown_parameter(key)
-    for key in required:
-        if key not in event:
-            raise missing_parameter(key)
+    check_event_fields(event, *CLIENT_EVENT_FIELDS[kind])
     if "event_id" in event and not isinstance(event["event_id"], str | None):
         raise invalid_type("event_id", Str(), event["event_id"])
     return event
