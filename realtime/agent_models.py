@@ -31,6 +31,13 @@ class Eagerness(models.TextChoices):
     HIGH = "high", _("high (answers soonest)")
 
 
+class Delegation(models.TextChoices):
+    """Who does a GPT-Live session's tool work (Live has no tools of its own)."""
+
+    RESPONSES = "responses", _("responses (OpenAI's Responses backend calls the tools)")
+    CLIENT = "client", _("client (the application answers each delegated task)")
+
+
 class Agent(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(
@@ -66,6 +73,29 @@ class Agent(models.Model):
     )
     server_tools = models.JSONField(
         default=list, blank=True, help_text=_("the REALTIME_SERVER_TOOLS this agent may call")
+    )
+    api = models.CharField(
+        _("API"),
+        max_length=10,
+        choices=[("realtime", "Realtime"), ("live", "GPT-Live")],
+        default="realtime",
+        help_text=_("the API the page starts on (users may switch where REALTIME_LIVE is on)"),
+    )
+    live_model = models.CharField(
+        _("GPT-Live model"), max_length=100, blank=True, help_text=_("empty: REALTIME_LIVE_MODEL")
+    )
+    delegation = models.CharField(
+        _("GPT-Live delegation"),
+        max_length=10,
+        choices=Delegation.choices,
+        default=Delegation.RESPONSES,
+    )
+    delegation_model = models.CharField(
+        _("GPT-Live backend model"),
+        max_length=100,
+        blank=True,
+        help_text=_("responses delegation: the model that calls the tools (empty: %(default)s)")
+        % {"default": "gpt-5-mini"},
     )
     is_active = models.BooleanField(_("active"), default=True)
     is_default = models.BooleanField(
@@ -124,6 +154,10 @@ class Agent(models.Model):
             "turn_detection": self.turn_detection,
             "eagerness": self.eagerness,
             "server_tools": list(self.server_tools),
+            "api": self.api,
+            "live_model": self.live_model,
+            "delegation": self.delegation,
+            "delegation_model": self.delegation_model,
         }
 
     def current_revision(self) -> AgentRevision | None:

@@ -21,6 +21,9 @@ from realtime.conf import RealtimeSettings, get_settings
 from realtime.db import database_round
 from realtime.tools.registry import ServerTool, registered_tools
 
+# The Responses model a Live session delegates tool work to, unless its agent names one.
+DELEGATION_MODEL = "gpt-5-mini"
+
 
 class UnknownAgent(Exception):
     """No active agent has the slug a request named."""
@@ -42,6 +45,11 @@ class Profile:
     agent_id: int | None = None
     agent_slug: str = ""
     revision_id: int | None = None
+    # GPT-Live's side (realtime.conf's REALTIME_LIVE_MODEL; the agent's Live fields).
+    api: str = "realtime"  # the API the page starts on
+    live_model: str = "gpt-live-1.1"
+    delegation: str = "responses"  # who does a Live session's tool work: responses or client
+    delegation_model: str = DELEGATION_MODEL
 
     @classmethod
     def from_settings(cls, conf: RealtimeSettings) -> Profile:
@@ -53,6 +61,7 @@ class Profile:
             turn_detection=None,
             declared_tools=conf.tools,
             server_tool_names=None,
+            live_model=conf.live_model,
         )
 
     @classmethod
@@ -74,6 +83,10 @@ class Profile:
             agent_id=agent.pk,
             agent_slug=agent.slug,
             revision_id=revision_id,
+            api=agent.api,
+            live_model=agent.live_model or conf.live_model,
+            delegation=agent.delegation,
+            delegation_model=agent.delegation_model or DELEGATION_MODEL,
         )
 
     def server_tools(self) -> dict[str, ServerTool]:
@@ -103,6 +116,34 @@ class Profile:
         if tools := self.tools():
             session["tools"] = tools
         return session
+
+    def live_session_config(self, *, webrtc: bool) -> dict[str, Any]:
+        """The GPT-Live session object this server asks for: its ``session.start`` on a
+        WebSocket (the client adds the audio format), or the body's ``session`` of a WebRTC
+        create.
+
+        Live has no tools of its own: under ``responses`` delegation the session's function
+        tools (the clients' and the server's) go to the Responses backend, which calls them;
+        under ``client`` delegation the application answers each delegated task.
+        """
+        session: dict[str, Any] = {
+            "model": self.live_model,
+            "instructions": self.instructions,
+            "audio": {"output": {"voice": self.voice}},
+        }
+        if self.delegation == "client":
+            session["delegation"] = {"type": "client"}
+        else:
+            backend: dict[str, Any] = {"model": self.delegation_model}
+            if tools := self.tools():
+                backend["tools"] = [_backend_tool(tool) for tool in tools]
+            session["delegation"] = {"type": "responses", "responses": backend}
+        return session
+
+
+def _backend_tool(tool: dict[str, Any]) -> dict[str, Any]:
+    """A Realtime function tool as the Responses backend of a Live session takes it."""
+    return {key: tool[key] for key in ("type", "name", "description", "parameters") if key in tool}
 
 
 def resolve_sync(slug: str | None) -> Profile:
