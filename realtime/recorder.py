@@ -95,6 +95,20 @@ class RecordKeeper:
         drop)."""
         self._emit(Entry(self.clock(), EntryKind.SIDEBAND, status=status, text=cut(redact(text))))
 
+    def tool_run(self, call_id: str, name: str, result: ToolResult) -> None:
+        """Record what a server tool told the model, how it ended and how long it ran."""
+        self._emit(
+            Entry(
+                self.clock(),
+                EntryKind.TOOL_RUN,
+                tool_call_id=call_id,
+                name=name,
+                text=self._storable(result.output),
+                status=result.status,
+                duration_ms=result.duration_ms,
+            )
+        )
+
     def _error(self, event: dict[str, Any]) -> None:
         error = as_dict(event.get("error"))
         code = as_str(error.get("code")) or as_str(error.get("type")) or "error"
@@ -166,20 +180,6 @@ class ConversationLog(RecordKeeper):
             typed = item.get("type") == "message" and item.get("role") == "user"
             if typed or item.get("type") == "function_call_output":
                 self.turn_ended = self.clock()
-
-    def tool_run(self, call_id: str, name: str, result: ToolResult) -> None:
-        """Record what a server tool told the model, how it ended and how long it ran."""
-        self._emit(
-            Entry(
-                self.clock(),
-                EntryKind.TOOL_RUN,
-                tool_call_id=call_id,
-                name=name,
-                text=self._storable(result.output),
-                status=result.status,
-                duration_ms=result.duration_ms,
-            )
-        )
 
     def resume(self, totals: SessionTotals, seen_items: set[str]) -> None:
         """Go on from a record another process began (a call taken over): its totals so

@@ -210,7 +210,7 @@ class ServerToolCalls:
         self.asked = f"event_server_tools_answer_{self._asks}"
         ask = {"type": "response.create", "event_id": self.asked}
         task = asyncio.get_running_loop().create_task(self.send(orjson.dumps(ask).decode()))
-        task.add_done_callback(_report_send_failure)
+        task.add_done_callback(report_send_failure)
 
     def _refused(self, error: Any) -> None:
         # Our response.create refused: a response began meanwhile (a client's, or the
@@ -228,7 +228,7 @@ def _read_user(user_id: int) -> Any:
     return get_user_model().objects.filter(pk=user_id).first()
 
 
-def _report_send_failure(task: asyncio.Task[None]) -> None:
+def report_send_failure(task: asyncio.Task[None]) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         if (error := task.exception()) is not None:
             logger.info("could not ask for the tool's answer: %s", error)
