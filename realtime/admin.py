@@ -272,7 +272,7 @@ class RealtimeSessionAdmin(ReadOnlyAdmin):
         sessions = RealtimeSession.objects.all()
         context = {
             **self.admin_site.each_context(request),
-            "title": "Realtime cost per day",
+            "title": "Cost per day",
             "opts": self.model._meta,
             "days": admin_views.cost_per_day(sessions, by_user=False),
             "user_days": admin_views.cost_per_day(sessions, by_user=True),

@@ -17,7 +17,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.template.defaultfilters import filesizeformat
 
-from realtime.models import ConversationEntry, EntryKind, RealtimeSession, ResponseRecord
+from realtime.models import Api, ConversationEntry, EntryKind, RealtimeSession, ResponseRecord
 
 WHO = {
     EntryKind.USER_SPEECH: "user",
@@ -35,7 +35,7 @@ def milliseconds(value: float | None) -> str:
     return "—" if value is None else f"{round(value):,} ms"
 
 
-def duration(seconds: float | None) -> str:
+def duration(seconds: float | Decimal | None) -> str:
     """``m:ss`` (``h:mm:ss`` past an hour); a dash when unknown."""
     if seconds is None:
         return "—"
@@ -153,25 +153,42 @@ def _agent(session: RealtimeSession) -> str:
 
 
 def cost_per_day(sessions: QuerySet[RealtimeSession], by_user: bool) -> list[dict[str, Any]]:
-    """Sessions, turns, tokens and cost per day (and per user), the newest day first.
+    """Sessions, turns, tokens and cost per day (and per user), the newest day first, and
+    what of it each API had: a Realtime session's cost is of its tokens, a GPT-Live
+    session's of its billed seconds (its Responses backend's tokens are counted, not priced).
 
-    A day's cost sums what is known; ``unpriced`` counts its sessions without a price.
+    A day's cost sums what is known; ``unpriced`` counts its sessions that used something
+    (tokens, or billed seconds) without a price.
     """
     keys = ["day", "user__username"] if by_user else ["day"]
+    live = Q(api=Api.LIVE)
     rows = (
         sessions.annotate(day=TruncDate("started_at"))
         .values(*keys)
         .annotate(
             sessions=Count("id"),
+            live_sessions=Count("id", filter=live),
             turns=Sum("turns"),
             tokens=Sum("total_tokens"),
             cost=Sum("cost_usd"),
-            # Tokens but no cost: a model without a price.
-            unpriced=Count("id", filter=Q(cost_usd__isnull=True, total_tokens__gt=0)),
+            realtime_cost=Sum("cost_usd", filter=~live),
+            live_cost=Sum("cost_usd", filter=live),
+            live_seconds=Sum("usage_seconds", filter=live),
+            unpriced=Count(
+                "id",
+                filter=Q(cost_usd__isnull=True) & (Q(total_tokens__gt=0) | Q(usage_seconds__gt=0)),
+            ),
         )
         .order_by("-day", *keys[1:])
     )
     return [
-        {**row, "cost_display": usd(row["cost"] or Decimal(0)), "user": row.get("user__username")}
+        {
+            **row,
+            "cost_display": usd(row["cost"] or Decimal(0)),
+            "realtime_cost_display": usd(row["realtime_cost"] or Decimal(0)),
+            "live_cost_display": usd(row["live_cost"] or Decimal(0)),
+            "live_billed": duration(row["live_seconds"]),
+            "user": row.get("user__username"),
+        }
         for row in rows
     ]

@@ -1,7 +1,8 @@
 """Admin for agents: staff change what the assistant says and may do, without a deploy.
 
-The form offers what the settings allow: the configured models, the registered server
-tools. Saving checks the rest (``Agent.clean``: the allow-list, the retiring-models table).
+The form offers what the settings allow: the configured models of each API (Realtime's and
+GPT-Live's, from the one allow-list), the registered server tools. Saving checks the rest
+(``Agent.clean``: the allow-list, the retiring-models table, whether GPT-Live is on).
 Each save that changes a session's configuration makes a revision, listed read-only on the
 agent's page; sessions name the revision they started with.
 """
@@ -13,9 +14,12 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.text import capfirst
 
 from realtime.agent_models import Agent, AgentRevision
+from realtime.agents import DELEGATION_MODEL
 from realtime.conf import get_settings
+from realtime.pricing import is_live_model
 from realtime.tools.registry import registered_tools
 
 
@@ -41,6 +45,10 @@ class AgentForm(forms.ModelForm):
             "transcription_model",
             "turn_detection",
             "eagerness",
+            "api",
+            "live_model",
+            "delegation",
+            "delegation_model",
         )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -50,15 +58,37 @@ class AgentForm(forms.ModelForm):
         self.fields["server_tools"].choices = [
             (name, f"{name}: {tool.description}") for name, tool in tools.items()
         ]
-        models = [conf.model, *(model for model in conf.allowed_models if model != conf.model)]
-        self.fields["model"] = forms.ChoiceField(
-            required=False,
-            choices=[("", f"REALTIME_MODEL ({conf.model})"), *((m, m) for m in models[1:])],
-            help_text="REALTIME_MODEL, or one of REALTIME_ALLOWED_MODELS.",
+        realtime_models = [model for model in conf.allowed_models if not is_live_model(model)]
+        self.fields["model"] = self._model_choice(
+            "model", "REALTIME_MODEL", conf.model, realtime_models
         )
-        if self.instance.pk and self.instance.model and self.instance.model not in models:
-            # A model no longer allowed stays visible, and saving says why it cannot stay.
-            self.fields["model"].choices += [(self.instance.model, self.instance.model)]
+        live_models = [model for model in conf.allowed_models if is_live_model(model)]
+        self.fields["live_model"] = self._model_choice(
+            "live_model", "REALTIME_LIVE_MODEL", conf.live_model, live_models
+        )
+        backend = self.fields["delegation_model"]
+        backend.help_text = (
+            f"Responses delegation: the model that calls the tools (empty: {DELEGATION_MODEL})."
+        )
+        if not conf.live:
+            self.fields["api"].help_text = "REALTIME_LIVE is off: this server offers Realtime only."
+
+    def _model_choice(
+        self, field: str, setting: str, default: str, allowed: list[str]
+    ) -> forms.ChoiceField:
+        """A choice of the setting's model (empty) or another the allow-list names."""
+        others = [model for model in allowed if model != default]
+        choices = [("", f"{setting} ({default})"), *((model, model) for model in others)]
+        current = getattr(self.instance, field)
+        if self.instance.pk and current and current not in others:
+            # One the choices lack (no longer allowed) stays visible; saving says what is wrong.
+            choices.append((current, current))
+        return forms.ChoiceField(
+            label=capfirst(Agent._meta.get_field(field).verbose_name),
+            required=False,
+            choices=choices,
+            help_text=f"{setting}, or one of REALTIME_ALLOWED_MODELS.",
+        )
 
     def clean_server_tools(self) -> list[str]:
         return list(self.cleaned_data.get("server_tools") or [])
@@ -80,8 +110,17 @@ class AgentRevisionInline(admin.TabularInline):
 @admin.register(Agent)
 class AgentAdmin(admin.ModelAdmin):
     form = AgentForm
-    list_display = ("name", "slug", "model_display", "voice", "is_active", "is_default", "version")
-    list_filter = ("is_active", "is_default", "voice", "turn_detection")
+    list_display = (
+        "name",
+        "slug",
+        "api",
+        "model_display",
+        "voice",
+        "is_active",
+        "is_default",
+        "version",
+    )
+    list_filter = ("is_active", "is_default", "api", "voice", "turn_detection")
     search_fields = ("name", "slug", "instructions")
     prepopulated_fields = {"slug": ("name",)}
     readonly_fields = ("version", "updated_at")
@@ -94,9 +133,14 @@ class AgentAdmin(admin.ModelAdmin):
             "Listening",
             {"fields": ("transcription", "transcription_model", "turn_detection", "eagerness")},
         ),
+        ("GPT-Live", {"fields": ("api", "live_model", "delegation", "delegation_model")}),
         ("History", {"fields": ("version", "updated_at")}),
     )
 
     @admin.display(description="model", ordering="model")
     def model_display(self, agent: Agent) -> str:
-        return agent.model or f"{get_settings().model} (REALTIME_MODEL)"
+        """The model the agent's sessions start with, on the API they start on."""
+        conf = get_settings()
+        if agent.api == "live":
+            return agent.live_model or f"{conf.live_model} (REALTIME_LIVE_MODEL)"
+        return agent.model or f"{conf.model} (REALTIME_MODEL)"

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from realtime import retirements
+from realtime import pricing, retirements
 from realtime.agent_models import Agent, AgentRevision, TurnDetection
 from realtime.conf import RealtimeSettings, get_settings
 from realtime.db import database_round
@@ -196,19 +196,42 @@ def _registered_among(names: Iterable[str] | None) -> dict[str, ServerTool]:
 
 
 def configuration_problems(agent: Agent) -> dict[str, str]:
-    """Why an agent's configuration cannot be used, by field (the admin form shows them)."""
+    """Why an agent's configuration cannot be used, by field (the admin form shows them).
+
+    The allow-list serves both APIs (``RealtimeSettings.model_for``): the Realtime model
+    takes REALTIME_MODEL or a Realtime model it names, the GPT-Live model REALTIME_LIVE_MODEL
+    or a Live model it names, as each API refuses the other's models."""
     conf = get_settings()
     problems = {}
-    allowed = {conf.model, *conf.allowed_models}
-    if agent.model and agent.model not in allowed:
+    if agent.model and pricing.is_live_model(agent.model):
+        problems["model"] = (
+            f"{agent.model} is a GPT-Live model, which the Realtime API refuses: name it as "
+            "the GPT-Live model instead."
+        )
+    elif agent.model and agent.model not in {conf.model, *conf.allowed_models}:
         problems["model"] = (
             f"{agent.model} is not allowed here: use REALTIME_MODEL ({conf.model}) or add it "
             "to REALTIME_ALLOWED_MODELS."
         )
-    for field in ("model", "transcription_model"):
+    if agent.live_model and not pricing.is_live_model(agent.live_model):
+        problems["live_model"] = (
+            f"{agent.live_model} is not a GPT-Live model (gpt-live-…): a Realtime model goes "
+            "in the model field."
+        )
+    elif agent.live_model and agent.live_model not in {conf.live_model, *conf.allowed_models}:
+        problems["live_model"] = (
+            f"{agent.live_model} is not allowed here: use REALTIME_LIVE_MODEL "
+            f"({conf.live_model}) or add it to REALTIME_ALLOWED_MODELS."
+        )
+    for field in ("model", "live_model", "transcription_model"):
         notice = retirements.notice_for(getattr(agent, field)) if getattr(agent, field) else None
         if notice is not None and notice.shut_down and field not in problems:
             problems[field] = str(notice)
+    if agent.api == "live" and not conf.live:
+        problems["api"] = (
+            "GPT-Live is off here (REALTIME_LIVE = False): start on the Realtime API, or turn "
+            "REALTIME_LIVE on."
+        )
     unknown = sorted(set(agent.server_tools) - set(registered_tools()))
     if unknown:
         problems["server_tools"] = f"Not among REALTIME_SERVER_TOOLS: {', '.join(unknown)}."

@@ -18,7 +18,11 @@ sink, so the admin shows a Live session's timeline like a Realtime one's:
   thinking and commentary a client delegation is answered with.
 - **Usage.** Live bills seconds, not tokens. Every ``session.usage.updated`` (and the final
   ``session.closed``) reports the running total: the latest replaces the one before, and
-  the cost is ``realtime.pricing.live_cost`` of it.
+  the cost is ``realtime.pricing.live_cost`` of it. Under responses delegation the backend
+  is billed its tokens too: each of its responses reports its own usage when it ends
+  (``response.completed``, or failed or incomplete), so they add up, into the row's token
+  columns. They have no price here (``realtime.pricing`` prices Realtime and Live models,
+  no Responses model), so the cost stays that of the seconds.
 - **The end.** ``end_reason`` is ``session.closed``'s reason; empty while none came (a
   session that ends without one ended unconfirmed).
 
@@ -40,7 +44,7 @@ from typing import Any
 
 from realtime import pricing
 from realtime.models import EntryKind
-from realtime.recorder import RecordKeeper, leading_type, parse_frame
+from realtime.recorder import RecordKeeper, leading_type, parse_frame, token_fields
 from realtime.records import Entry, as_dict, as_str
 
 RECORDED = frozenset(
@@ -69,6 +73,7 @@ class LiveTotals:
     turns: int = 0
     usage: pricing.LiveUsage | None = None  # the latest reading: cumulative, never summed
     cost_usd: Decimal | None = None  # of that reading; None without one, or without a price
+    backend_usage: pricing.TokenUsage | None = None  # summed per response; None: no response
     records_dropped: int = 0
 
 
@@ -188,6 +193,7 @@ class LiveConversationLog(RecordKeeper):
             self.backend_responses[delegation_id] = response_id
         elif nested_type in BACKEND_DONE:
             self.backend_responses.pop(delegation_id, None)
+            self._backend_usage(as_dict(nested.get("response")).get("usage"))
         elif nested_type == "response.output_item.done":
             item = as_dict(nested.get("item"))
             if item.get("type") != "function_call":
@@ -204,6 +210,14 @@ class LiveConversationLog(RecordKeeper):
                     status=as_str(item.get("status")),
                 )
             )
+
+    def _backend_usage(self, usage: Any) -> None:
+        """Add one backend response's tokens: its own, not the session's so far."""
+        if not isinstance(usage, dict):
+            return  # a response that failed before it used any
+        if self.totals.backend_usage is None:
+            self.totals.backend_usage = pricing.TokenUsage()
+        self.totals.backend_usage.add(pricing.TokenUsage.from_responses(usage))
 
     def _usage(self, event: dict[str, Any]) -> None:
         usage = pricing.LiveUsage.from_event(event.get("usage"))
@@ -247,9 +261,11 @@ class LiveConversationLog(RecordKeeper):
         """The session row's totals (``realtime.diagnostics.end_session``'s fields); what
         was still being said is recorded first."""
         self.finish()
-        totals, usage = self.totals, self.totals.usage
+        totals, usage, tokens = self.totals, self.totals.usage, self.totals.backend_usage
         return {
             "turns": totals.turns,
+            # The backend's tokens; without a backend response the columns stay empty.
+            **(token_fields(tokens) if tokens is not None else {}),
             "usage_seconds": None if usage is None else usage.seconds.quantize(SECONDS),
             "active_seconds": None if usage is None else usage.active.quantize(SECONDS),
             "paused_seconds": None if usage is None else usage.paused_seconds.quantize(SECONDS),

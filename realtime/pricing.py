@@ -150,6 +150,21 @@ class TokenUsage:
             output_audio=_count(produced.get("audio_tokens")),
         )
 
+    @classmethod
+    def from_responses(cls, usage: Any) -> TokenUsage:
+        """Read a Responses API response's ``usage`` (a GPT-Live session's backend, a text
+        model: its reasoning is output); missing or odd values count 0."""
+        usage = _dict(usage)
+        input_tokens = _count(usage.get("input_tokens"))
+        output_tokens = _count(usage.get("output_tokens"))
+        return cls(
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            input_text=input_tokens,
+            cached_text=_count(_dict(usage.get("input_tokens_details")).get("cached_tokens")),
+            output_text=output_tokens,
+        )
+
     def add(self, other: TokenUsage) -> None:
         for field in fields(self):
             setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))

@@ -304,18 +304,10 @@ class ConversationLog(RecordKeeper):
 
     def end_fields(self) -> dict[str, Any]:
         """The session row's totals (``realtime.diagnostics.end_session``'s fields)."""
-        totals, usage = self.totals, self.totals.usage
+        totals = self.totals
         return {
             "turns": totals.turns,
-            "input_text_tokens": usage.input_text,
-            "input_audio_tokens": usage.input_audio,
-            "cached_text_tokens": usage.cached_text,
-            "cached_audio_tokens": usage.cached_audio,
-            "output_text_tokens": usage.output_text,
-            "output_audio_tokens": usage.output_audio,
-            "input_tokens": usage.input_tokens,
-            "output_tokens": usage.output_tokens,
-            "total_tokens": usage.input_tokens + usage.output_tokens,
+            **token_fields(totals.usage),
             "cost_usd": totals.cost_usd if totals.responses else None,
             "records_dropped": totals.records_dropped,
         }
@@ -332,6 +324,21 @@ _SERVER_HANDLERS: dict[str, Callable[[ConversationLog, dict[str, Any]], None]] =
     "response.done": ConversationLog._response_done,
     "error": ConversationLog._error,
 }
+
+
+def token_fields(usage: pricing.TokenUsage) -> dict[str, int]:
+    """The session row's token columns for ``usage`` (a Realtime or a Live log's)."""
+    return {
+        "input_text_tokens": usage.input_text,
+        "input_audio_tokens": usage.input_audio,
+        "cached_text_tokens": usage.cached_text,
+        "cached_audio_tokens": usage.cached_audio,
+        "output_text_tokens": usage.output_text,
+        "output_audio_tokens": usage.output_audio,
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "total_tokens": usage.input_tokens + usage.output_tokens,
+    }
 
 
 def _item_entry(item: dict[str, Any]) -> tuple[str | None, Any, str]:

@@ -4,6 +4,7 @@ the WebSocket proxy's policy and lock, the sideband's tools, the page and mint_s
 from __future__ import annotations
 
 import json
+from datetime import date
 from io import StringIO
 
 import pytest
@@ -14,11 +15,12 @@ from channels.testing import WebsocketCommunicator
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from realtime import tokens
+from realtime import retirements, tokens
 from realtime.agent_models import Agent
 from realtime.agents import Profile, resolve_sync
 from realtime.conf import get_settings
 from realtime.models import RealtimeSession, UpstreamExchange
+from realtime.retirements import Retirement
 from realtime.routing import websocket_urlpatterns
 from tests.integration.test_sideband import sideband_attached
 from tests.support.webrtc_client import WebRTCClient
@@ -38,6 +40,10 @@ CONCIERGE = {
     "turn_detection": "semantic_vad",
     "eagerness": "low",
     "server_tools": ["add_numbers"],
+    "api": "realtime",
+    "live_model": "",
+    "delegation": "responses",
+    "delegation_model": "",
     "is_active": "on",
     # The revisions inline, which adds none.
     "revisions-TOTAL_FORMS": "0",
@@ -127,6 +133,87 @@ def agent_problems(agent: Agent) -> dict[str, str]:
     from realtime.agents import configuration_problems
 
     return configuration_problems(agent)
+
+
+def test_an_agent_starts_on_gpt_live_with_an_allowed_live_model_and_its_delegation(
+    admin_client, settings
+):
+    settings.REALTIME_ALLOWED_MODELS = ["gpt-live-1"]
+    live = {**CONCIERGE, "api": "live", "live_model": "gpt-live-1", "delegation": "client"}
+
+    answer = admin_client.post("/admin/realtime/agent/add/", live)
+
+    assert answer.status_code == 302, answer.content.decode()[:3000]
+    profile = resolve_sync("concierge")
+    assert (profile.api, profile.live_model, profile.delegation) == ("live", "gpt-live-1", "client")
+    assert profile.live_session_config(webrtc=True)["model"] == "gpt-live-1"
+    assert Agent.objects.get().revisions.get().configuration["api"] == "live"
+
+
+def test_the_admin_offers_each_api_only_its_own_allowed_models(admin_client, settings):
+    settings.REALTIME_ALLOWED_MODELS = ["gpt-realtime-2.1-mini", "gpt-live-1"]
+
+    form = admin_client.get("/admin/realtime/agent/add/").context["adminform"].form
+
+    assert [value for value, _ in form.fields["model"].choices] == ["", "gpt-realtime-2.1-mini"]
+    assert [value for value, _ in form.fields["live_model"].choices] == ["", "gpt-live-1"]
+    assert form.fields["live_model"].choices[0][1] == "REALTIME_LIVE_MODEL (gpt-live-1.1)"
+
+
+def test_the_agent_list_shows_the_api_each_agent_starts_on(admin_client):
+    Agent.objects.create(name="Live one", slug="live-one", instructions="x", api="live")
+
+    listing = admin_client.get("/admin/realtime/agent/").content.decode()
+
+    assert "GPT-Live" in listing
+    assert "gpt-live-1.1 (REALTIME_LIVE_MODEL)" in listing
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "says"),
+    [
+        ({"live_model": "gpt-realtime-2.1"}, "live_model", "not a GPT-Live model"),
+        ({"live_model": "gpt-live-1"}, "live_model", "add it to REALTIME_ALLOWED_MODELS"),
+        ({"model": "gpt-live-1.1"}, "model", "the Realtime API refuses"),
+    ],
+)
+def test_each_api_takes_only_its_own_allowed_models(fields, field, says):
+    agent = Agent(name="x", slug="x", instructions="x", **fields)
+
+    assert says in agent_problems(agent)[field]
+
+
+def test_a_live_model_on_the_allow_list_is_not_a_realtime_model_for_the_agent(settings):
+    settings.REALTIME_ALLOWED_MODELS = ["gpt-live-1"]
+
+    assert "model" in agent_problems(
+        Agent(name="x", slug="x", instructions="x", model="gpt-live-1")
+    )
+    assert (
+        agent_problems(Agent(name="x", slug="x", instructions="x", live_model="gpt-live-1")) == {}
+    )
+
+
+def test_a_shut_down_live_model_is_refused_with_its_replacement(settings, monkeypatch):
+    settings.REALTIME_ALLOWED_MODELS = ["gpt-live-1"]
+    shut_down = Retirement("gpt-live-1", date(2026, 1, 1), "gpt-live-1.1")
+    monkeypatch.setattr(retirements, "RETIREMENTS", (*retirements.RETIREMENTS, shut_down))
+
+    problems = agent_problems(Agent(name="x", slug="x", instructions="x", live_model="gpt-live-1"))
+
+    assert problems["live_model"] == (
+        "OpenAI shut gpt-live-1 down on 2026-01-01; use gpt-live-1.1 instead."
+    )
+
+
+def test_the_admin_refuses_to_start_an_agent_on_gpt_live_when_it_is_off(admin_client, settings):
+    settings.REALTIME_LIVE = False
+
+    answer = admin_client.post("/admin/realtime/agent/add/", {**CONCIERGE, "api": "live"})
+
+    assert answer.status_code == 200
+    assert "REALTIME_LIVE" in answer.context["adminform"].form.errors["api"][0]
+    assert not Agent.objects.exists()
 
 
 def test_one_agent_is_the_default_and_without_one_the_settings_are(concierge):

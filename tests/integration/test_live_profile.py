@@ -6,6 +6,7 @@ import json
 import pytest
 
 from realtime import agents, upstream_live
+from realtime.agent_models import Agent
 from realtime.conf import get_settings
 
 pytestmark = pytest.mark.usefixtures("openai_emulator")
@@ -56,3 +57,38 @@ async def test_the_service_creates_a_live_webrtc_session_from_the_profile(browse
     answer = await upstream_live.create_live_session(config, browser_offer.decode())
     assert answer.sdp.startswith("v=")
     await upstream_live.hang_up_live_session(answer.session_id)
+
+
+def test_an_agents_live_fields_reach_its_profile():
+    agent = Agent(
+        name="x",
+        slug="x",
+        instructions="x",
+        api="live",
+        live_model="gpt-live-1",
+        delegation="client",
+        delegation_model="gpt-5.2",
+    )
+
+    made = agents.Profile.of_agent(agent, get_settings(), revision_id=None)
+
+    assert (made.api, made.live_model, made.delegation, made.delegation_model) == (
+        "live",
+        "gpt-live-1",
+        "client",
+        "gpt-5.2",
+    )
+
+
+def test_an_agents_blank_live_models_are_the_settings_and_the_default_backend(settings):
+    settings.REALTIME_LIVE_MODEL = "gpt-live-1"
+    agent = Agent(name="x", slug="x", instructions="x")
+
+    made = agents.Profile.of_agent(agent, get_settings(), revision_id=None)
+
+    assert (made.api, made.live_model, made.delegation, made.delegation_model) == (
+        "realtime",
+        "gpt-live-1",
+        "responses",
+        agents.DELEGATION_MODEL,
+    )

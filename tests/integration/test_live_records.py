@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +14,7 @@ from realtime import pricing
 from realtime.live_recorder import LiveConversationLog
 from realtime.models import EntryKind
 from realtime.records import Entry
-from tests.support.live import CHUNK_BYTES, client_for, utterance
+from tests.support.live import CHUNK_BYTES, RESPONSES, client_for, utterance
 
 HEARD = "hello from the records test"
 
@@ -31,13 +32,27 @@ class RecordedConnection:
 
     async def until(self, event_type: str, *, delta: str | None = None) -> dict[str, Any]:
         """Relay frames to the log up to the first ``event_type`` (with that delta)."""
+        return await self.until_event(
+            lambda event: event["type"] == event_type and delta in (None, event.get("delta"))
+        )
+
+    async def until_backend(self, nested_type: str) -> dict[str, Any]:
+        """Relay frames to the log up to the Responses backend's next ``nested_type``."""
+        return await self.until_event(
+            lambda event: (
+                event["type"] == "response.event" and event["event"]["type"] == nested_type
+            )
+        )
+
+    async def until_event(self, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """Relay frames to the log up to the first event ``wanted`` takes."""
 
         async def read() -> dict[str, Any]:
             while True:
                 frame = (await self.connection.recv_bytes()).decode()
                 self.log.server_frame(frame)
                 event = json.loads(frame)
-                if event["type"] == event_type and delta in (None, event.get("delta")):
+                if wanted(event):
                     return event
 
         return await asyncio.wait_for(read(), 20)
@@ -72,3 +87,35 @@ async def test_a_live_session_on_the_emulator_leaves_its_transcripts_and_final_u
     assert fields["cost_usd"] == pricing.live_cost(reported, "gpt-live-1.1")
     assert fields["turns"] == 1
     assert log.end_reason == "close_requested"
+
+
+async def test_a_live_sessions_backend_tokens_add_up_over_its_responses(emulator):
+    log = LiveConversationLog(1, "gpt-live-1.1", lambda session_id, record: True)
+    async with client_for(emulator).live.connect() as connection:
+        live = RecordedConnection(connection, log)
+        session = {"model": "gpt-live-1.1", "delegation": RESPONSES}
+        await live.send({"type": "session.start", "session": session})
+        await live.until("session.started")
+        ask = {"type": "message", "role": "user", "content": "get_weather in Paris"}
+        await live.send({"type": "response.item.create", "item": ask})
+        await live.send({"type": "response.create"})
+        call = await live.until_backend("response.output_item.done")
+        called = await live.until_backend("response.completed")
+        output = {
+            "type": "function_call_output",
+            "call_id": call["event"]["item"]["call_id"],
+            "output": "sunny",
+        }
+        await live.send({"type": "response.item.create", "item": output})
+        await live.send({"type": "response.create"})
+        answered = await live.until_backend("response.completed")  # with the call in context
+        await live.send({"type": "session.close"})
+        await live.until("session.closed")
+
+    usages = [done["event"]["response"]["usage"] for done in (called, answered)]
+    fields = log.end_fields()
+    assert (fields["input_tokens"], fields["output_tokens"]) == (
+        sum(usage["input_tokens"] for usage in usages),
+        sum(usage["output_tokens"] for usage in usages),
+    )
+    assert fields["total_tokens"] == sum(usage["total_tokens"] for usage in usages)

@@ -17,6 +17,7 @@ from realtime.models import Api, ExchangeKind, RealtimeSession, Source, Transpor
 pytestmark = pytest.mark.django_db
 SESSIONS = "admin:realtime_realtimesession_changelist"
 EXCHANGES = "admin:realtime_upstreamexchange_changelist"
+COST = "admin:realtime_realtimesession_cost"
 BEFORE = [("realtime", "0008_staff_ends_sessions")]
 AFTER = [("realtime", "0009_live_records")]
 
@@ -134,3 +135,62 @@ async def test_a_live_logs_totals_reach_the_session_row_as_a_realtime_logs_do():
     )
     assert (row.paused_seconds, row.cost_usd) == (Decimal(0), Decimal("0.075"))
     assert row.total_tokens is None
+
+
+def test_the_cost_per_day_adds_live_sessions_cost_of_seconds_and_splits_it_by_api(
+    admin_client, live_session
+):
+    RealtimeSession.objects.create(
+        source=Source.WEB, model="gpt-realtime-2.1", total_tokens=900, cost_usd=Decimal("1.5")
+    )
+
+    summary = admin_client.get(reverse(COST))
+
+    [today] = summary.context["days"]
+    assert (today["sessions"], today["live_sessions"], today["tokens"]) == (2, 1, 900)
+    assert (today["realtime_cost_display"], today["live_cost_display"]) == ("$1.50", "$0.0700")
+    assert (today["cost_display"], today["live_billed"]) == ("$1.57", "2:00")
+    assert "GPT-Live billed" in summary.content.decode()
+
+
+def test_a_live_session_billed_seconds_without_a_price_counts_as_unpriced(admin_client):
+    RealtimeSession.objects.create(
+        source=Source.WEB,
+        api=Api.LIVE,
+        model="gpt-live-unpriced",
+        ended_at=timezone.now(),
+        usage_seconds=Decimal(60),
+    )
+
+    [today] = admin_client.get(reverse(COST)).context["days"]
+
+    assert (today["unpriced"], today["cost_display"], today["live_billed"]) == (
+        1,
+        "$0.0000",
+        "1:00",
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_live_logs_backend_tokens_reach_the_session_rows_token_columns():
+    session = await RealtimeSession.objects.acreate(source=Source.WEB, api=Api.LIVE)
+    log = LiveConversationLog(session.pk, "gpt-live-1.1", lambda session_id, record: True)
+    usage = {
+        "input_tokens": 40,
+        "input_tokens_details": {"cached_tokens": 8, "cache_write_tokens": 0},
+        "output_tokens": 6,
+        "output_tokens_details": {"reasoning_tokens": 2},
+        "total_tokens": 46,
+    }
+    log.server_event(
+        {
+            "type": "response.event",
+            "event": {"type": "response.completed", "response": {"id": "resp_1", "usage": usage}},
+        }
+    )
+
+    await end_session(session.pk, end_reason=log.end_reason, **log.end_fields())
+
+    row = await RealtimeSession.objects.aget(pk=session.pk)
+    assert (row.input_tokens, row.output_tokens, row.total_tokens) == (40, 6, 46)
+    assert (row.cached_text_tokens, row.cost_usd) == (8, None)  # no seconds reported yet

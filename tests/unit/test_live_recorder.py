@@ -144,8 +144,11 @@ def delegated(target: str, delegation_id: str = "item_d1", **more: str) -> dict:
     return event("session.delegation.created", offset_ms=1500, delegation=delegation)
 
 
-def backend_call(delegation_id: str, response_id: str) -> list[dict]:
-    """The Responses backend's frames for a delegated function call, as the emulator's."""
+def backend_call(
+    delegation_id: str, response_id: str, *, ending: str = "response.completed", **tokens: int
+) -> list[dict]:
+    """The Responses backend's frames for a delegated function call, as the emulator's: it
+    used 12 tokens in and 5 out unless ``tokens`` says otherwise."""
     response = {
         "id": response_id,
         "object": "response",
@@ -161,17 +164,23 @@ def backend_call(delegation_id: str, response_id: str) -> list[dict]:
         "incomplete_details": None,
     }
     where = {"item_id": CALL["id"], "output_index": 0}
+    spent = {"input_tokens": 12, "cached_tokens": 0, "output_tokens": 5, **tokens}
     finished = {
         **response,
-        "status": "completed",
+        "status": ending.removeprefix("response."),
         "usage": {
-            "input_tokens": 12,
-            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
-            "output_tokens": 5,
+            "input_tokens": spent["input_tokens"],
+            "input_tokens_details": {
+                "cached_tokens": spent["cached_tokens"],
+                "cache_write_tokens": 0,
+            },
+            "output_tokens": spent["output_tokens"],
             "output_tokens_details": {"reasoning_tokens": 0},
-            "total_tokens": 17,
+            "total_tokens": spent["input_tokens"] + spent["output_tokens"],
         },
     }
+    if ending == "response.incomplete":
+        finished["incomplete_details"] = {"reason": "max_output_tokens"}
     nested = [
         {"type": "response.created", "response": response},
         {"type": "response.in_progress", "response": response},
@@ -187,7 +196,7 @@ def backend_call(delegation_id: str, response_id: str) -> list[dict]:
             "output_index": 0,
             "item": {**CALL, "status": "completed"},
         },
-        {"type": "response.completed", "response": finished},
+        {"type": ending, "response": finished},
     ]
     return [
         event(
@@ -414,6 +423,47 @@ def test_a_session_without_usage_has_no_seconds_or_cost_to_show(recorded):
         None,
         None,
     )
+
+
+def test_the_backends_tokens_add_up_per_response_into_the_token_columns(recorded):
+    recorded.server(*backend_call("item_d1", "resp_1"))
+    recorded.server(*backend_call("item_d2", "resp_2", input_tokens=30, output_tokens=7))
+
+    fields = recorded.log.end_fields()
+    assert (fields["input_tokens"], fields["output_tokens"], fields["total_tokens"]) == (42, 12, 54)
+    assert (fields["input_text_tokens"], fields["output_text_tokens"]) == (42, 12)
+    assert (fields["input_audio_tokens"], fields["output_audio_tokens"]) == (0, 0)
+
+
+def test_the_backends_cached_input_is_counted_as_cached_text(recorded):
+    recorded.server(*backend_call("item_d1", "resp_1", input_tokens=40, cached_tokens=32))
+
+    fields = recorded.log.end_fields()
+    assert (fields["input_text_tokens"], fields["cached_text_tokens"]) == (40, 32)
+
+
+def test_an_incomplete_backend_response_counts_the_tokens_it_used(recorded):
+    recorded.server(*backend_call("item_d1", "resp_1", ending="response.incomplete"))
+
+    assert recorded.log.end_fields()["total_tokens"] == 17
+
+
+def test_without_a_backend_response_the_token_columns_stay_empty(recorded):
+    recorded.server(*heard("Hi", 0, 300), closed(seconds=5))
+
+    fields = recorded.log.end_fields()
+    assert [fields.get(name) for name in ("input_tokens", "output_tokens", "total_tokens")] == [
+        None,
+        None,
+        None,
+    ]
+
+
+def test_the_backends_tokens_have_no_price_so_the_cost_is_the_seconds(recorded):
+    recorded.server(*backend_call("item_d1", "resp_1"), closed(seconds=60))
+
+    fields = recorded.log.end_fields()
+    assert (fields["total_tokens"], fields["cost_usd"]) == (17, Decimal("0.050000"))
 
 
 @pytest.mark.parametrize("reason", CLOSE_REASONS)
