@@ -6,6 +6,10 @@ key and sends the server's session policy; ``receive`` judges each client frame
 (``realtime.policy``) and forwards our encoding of it; a relay task forwards OpenAI's
 frames back and a clock task enforces the session's time limits.
 
+GPT-Live's consumer (``realtime.live_consumer``) is this one with a few hooks overridden:
+who is admitted, how OpenAI's socket opens, what is sent first and how a client frame is
+judged.
+
 ``end`` is the one way a session ends, whoever ends it: a limit, OpenAI, the WebSocket
 layer refusing a frame (``realtime.flow``), a failure, or the server stopping (``drain``,
 called by ``realtime.drain``). ``wind_up`` is the one way it finishes: every task stopped,
@@ -50,6 +54,10 @@ class RealtimeProxyConsumer(RelayConsumer):
     upstream: upstream.RelaySocket | None = None
     flow: ClientFlow
     transport = "websocket"  # as live sessions are counted (realtime.metrics)
+    # The API's own parts (realtime.live_consumer overrides them for GPT-Live): the state
+    # and records of a connection, and the client events its server tools and log hear.
+    session_class: type[ProxySession] = ProxySession
+    answer_events = frozenset({"conversation.item.create"})
 
     def __init__(self, *args: Any, browser_path: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -82,16 +90,15 @@ class RealtimeProxyConsumer(RelayConsumer):
         self.loop = asyncio.get_running_loop()
         logcontext.bind(request_id=logcontext.scope_request_id(self.scope), transport="websocket")
         self.flow = client_flow(self.scope)
-        self.session = session = ProxySession.begin(self.scope, get_settings(), self.loop.time())
+        self.session = session = self.session_class.begin(
+            self.scope, get_settings(), self.loop.time()
+        )
         self.flow.watch_frames(session.conf.proxy_max_frame_bytes, self.frame_broken)
         # The official SDKs offer "realtime" beside the key subprotocol and expect it back.
         if "realtime" in self.scope.get("subprotocols", []):
             self.subprotocol = "realtime"
         try:
-            if not drain.live.hold(self):
-                caller = proxy.Caller(client_ip=proxy.client_address(self.scope))
-                raise proxy.ConnectionRefused("server_shutting_down", caller)
-            caller = await proxy.admit(self.scope, session.conf, browser_path=self.browser_path)
+            caller = await self.admit()
             session.note_profile(await proxy.profile_for(self.scope, caller), self.scope)
         except proxy.ConnectionRefused as refused:
             # Refused like OpenAI refuses: accept, one error event, then a close.
@@ -104,7 +111,7 @@ class RealtimeProxyConsumer(RelayConsumer):
         record_opened = session.open_record()
         upstream_started = time.perf_counter()
         try:
-            self.upstream = await upstream.open_socket(session.model)
+            self.upstream = await self.open_upstream()
         except upstream.UpstreamError as error:
             await record_opened
             session.note_upstream_failure(error, upstream_started)
@@ -119,10 +126,11 @@ class RealtimeProxyConsumer(RelayConsumer):
         if session.closing:
             return  # drained while it connected; the wind-up closes the new socket
         await self.accept(self.subprotocol)
-        # OpenAI may already have refused (an error event, then a close): the relay forwards
-        # both, so a failed send here needs no answer of its own.
-        with contextlib.suppress(ConnectionClosed):
-            await self.upstream.send(policy.policy_update(session.conf, session.profile))
+        if (first := self.first_frame()) is not None:
+            # OpenAI may already have refused (an error event, then a close): the relay
+            # forwards both, so a failed send here needs no answer of its own.
+            with contextlib.suppress(ConnectionClosed):
+                await self.upstream.send(first)
         self.spawn(self.relay_upstream())
         self.spawn(self.watch_clock())
 
@@ -162,7 +170,7 @@ class RealtimeProxyConsumer(RelayConsumer):
             )
             return
         try:
-            event = policy.read_client_event(text_data, conf, session.model, session.profile)
+            event = self.judge(text_data)
         except policy.EventRefused as refused:
             await self.send_event(
                 proxy.socket_error_event(
@@ -173,7 +181,7 @@ class RealtimeProxyConsumer(RelayConsumer):
                 )
             )
             return
-        if event.type == "conversation.item.create":
+        if event.type in self.answer_events:
             if session.tools is not None and (refusal := session.tools.refusal(event.body)):
                 await self.send_event(refusal)
                 return
@@ -198,6 +206,31 @@ class RealtimeProxyConsumer(RelayConsumer):
             session.client_close = (code, reason)
             session.error_code = proxy.client_gone_error_code(code, draining=drain.live.draining)
         await self.wind_up()
+
+    # --- what differs between the APIs (overridden by realtime.live_consumer) -------------
+
+    async def admit(self) -> proxy.Caller:
+        """Return who connects, holding an open-session slot (``proxy.admit``), or raise
+        ``proxy.ConnectionRefused``; the session counts as live from here (a drain waits
+        for it)."""
+        if not drain.live.hold(self):
+            caller = proxy.Caller(client_ip=proxy.client_address(self.scope))
+            raise proxy.ConnectionRefused("server_shutting_down", caller)
+        return await proxy.admit(self.scope, self.session.conf, browser_path=self.browser_path)
+
+    async def open_upstream(self) -> upstream.RelaySocket:
+        """Open OpenAI's socket for the session's model, with the server key."""
+        return await upstream.open_socket(self.session.model)
+
+    def first_frame(self) -> str | None:
+        """The frame the proxy sends OpenAI first (None: none): the server's session
+        policy."""
+        return policy.policy_update(self.session.conf, self.session.profile)
+
+    def judge(self, text: str) -> policy.ClientEvent:
+        """Judge one client frame: the event to forward, or ``policy.EventRefused``."""
+        session = self.session
+        return policy.read_client_event(text, session.conf, session.model, session.profile)
 
     # --- how a session ends -----------------------------------------------------------------
 

@@ -88,6 +88,35 @@ _PROBLEMS = [
         status=400,
     ),
     Problem(
+        "invalid_session_id",
+        'The body must be JSON {"session_id": "live_…"}, naming a session this server relayed.',
+        "Send the X-Live-Session-Id the Live handshake answered with.",
+        status=400,
+    ),
+    Problem(
+        # The SDK-compatible create (POST /v1/live/sessions): what its JSON body must be.
+        "invalid_request_body",
+        'The body must be JSON {"session": {…}, "transport": {"type": "webrtc", "sdp": "v=…"}}.',
+        "Send what client.live.create(session=…, transport=…) sends; the error's param names "
+        "the field at fault.",
+        status=400,
+    ),
+    Problem(
+        "model_not_allowed",
+        "This server does not allow that model.",
+        "Ask for REALTIME_LIVE_MODEL (or the agent's), or a GPT-Live model listed in "
+        "REALTIME_ALLOWED_MODELS.",
+        status=400,
+    ),
+    Problem(
+        "live_not_offered",
+        "This server does not offer GPT-Live.",
+        "REALTIME_LIVE is off: start a Realtime session instead, or ask the server's staff to "
+        "turn it on.",
+        status=404,
+        close_code=4404,
+    ),
+    Problem(
         "invalid_transport",
         "The transport must be 'webrtc' or 'websocket'.",
         'Send {} for an ek_ secret (WebRTC), or {"transport": "websocket"} for a proxy token.',
@@ -163,6 +192,7 @@ _PROBLEMS = [
         "'openai-insecure-api-key.rtp_…'.",
         "Mint one with POST /api/realtime/client-secret and the JSON body "
         '{"transport": "websocket"}, or with manage.py mint_secret --proxy.',
+        status=401,
         close_code=3000,
     ),
     Problem(
@@ -176,18 +206,21 @@ _PROBLEMS = [
         "invalid_proxy_token",
         "The proxy token is not valid.",
         "Use the value minted by this server, unchanged; mint a fresh one if in doubt.",
+        status=401,
         close_code=3000,
     ),
     Problem(
         "proxy_token_expired",
         "The proxy token has expired.",
         "Mint a fresh token right before connecting (they last REALTIME_SECRET_TTL seconds).",
+        status=401,
         close_code=3000,
     ),
     Problem(
         "openai_key_refused",
         "This server takes its own proxy tokens, never an OpenAI key.",
         "Keep OpenAI keys on the server: mint a proxy token and use it as the api_key.",
+        status=401,
         close_code=3000,
     ),
     Problem(
@@ -278,6 +311,23 @@ _PROBLEMS = [
         "This server fixes the session's instructions, tools and model.",
         "REALTIME_LOCK_SESSION is on: send only the fields the README's client-event policy "
         "lists, and no system messages.",
+        status=400,  # a Live create's session (POST /v1/live/sessions); else a client event
+    ),
+    Problem(
+        "unknown_event",
+        "GPT-Live has no client event of that type.",
+        "Send one of GPT-Live's client events (openai.types.live.ClientEvent); the error's "
+        "message lists them.",
+    ),
+    Problem(
+        "session_not_started",
+        "The first event of a GPT-Live session must be session.start.",
+        "Send session.start first and wait for session.started before other events.",
+    ),
+    Problem(
+        "session_already_started",
+        "The session has already started: session.start is taken once, first.",
+        "Send session.start once per connection; connect again for a new session.",
     ),
     Problem(
         "server_tool_call",

@@ -43,6 +43,7 @@ from decimal import Decimal
 from typing import Any
 
 from realtime import pricing
+from realtime.live_policy import typed_text
 from realtime.models import EntryKind
 from realtime.recorder import RecordKeeper, leading_type, parse_frame, token_fields
 from realtime.records import Entry, as_dict, as_str
@@ -117,9 +118,15 @@ class LiveConversationLog(RecordKeeper):
             handler(self, event)
 
     def client_event(self, event: dict[str, Any]) -> None:
-        """Note a client event sent upstream: a tool's output, or a delegation's answer."""
+        """Note a client event sent upstream: words the user typed, a tool's output, or a
+        delegation's answer."""
         event_type = event.get("type")
-        if event_type == "response.item.create":
+        if event_type == "session.instructions.append":
+            if (words := typed_text(event.get("content"))) is not None:
+                self._complete()
+                self._emit(Entry(self.clock(), EntryKind.USER_TEXT, text=self._storable(words)))
+                self.user_spoke = True
+        elif event_type == "response.item.create":
             item = as_dict(event.get("item"))
             if item.get("type") == "function_call_output":
                 self._tool_output(as_str(item.get("call_id")), "", item.get("output"))

@@ -64,6 +64,26 @@ def read_client_event(
 
     ``profile`` is the session's configuration (the settings' when None): what the lock
     keeps."""
+    event, client_event_id, event_type = parse_client_event(text)
+    if event_type not in conf.proxy_client_events:
+        raise EventRefused(
+            "event_not_allowed",
+            f"Client events of type '{event_type[:100]}' are not accepted by this server.",
+            client_event_id=client_event_id,
+            param="type",
+        )
+    if conf.lock_session:
+        fields = EVENT_FIELDS[event_type]
+        # Audio appends, 50 a second, hold only fields any value of which is allowed.
+        if any(fields.get(name, _UNLISTED) is not ANY for name in event):
+            profile = profile or Profile.from_settings(conf)
+            Lock(event_type, client_event_id, profile, model).check_object(event, fields, "")
+    return ClientEvent(event_type, encoded(event, client_event_id), event)
+
+
+def parse_client_event(text: str) -> tuple[dict[str, Any], str | None, str]:
+    """Parse one client frame (any protocol's): the event, its ``event_id`` (None unless a
+    string) and its type; raise ``EventRefused`` for a frame that is no event."""
     try:
         event = orjson.loads(text)
     except orjson.JSONDecodeError as error:
@@ -81,28 +101,19 @@ def read_client_event(
             client_event_id=client_event_id,
             param="type",
         )
-    if event_type not in conf.proxy_client_events:
-        raise EventRefused(
-            "event_not_allowed",
-            f"Client events of type '{event_type[:100]}' are not accepted by this server.",
-            client_event_id=client_event_id,
-            param="type",
-        )
-    if conf.lock_session:
-        fields = EVENT_FIELDS[event_type]
-        # Audio appends, 50 a second, hold only fields any value of which is allowed.
-        if any(fields.get(name, _UNLISTED) is not ANY for name in event):
-            profile = profile or Profile.from_settings(conf)
-            Lock(event_type, client_event_id, profile, model).check_object(event, fields, "")
+    return event, client_event_id, event_type
+
+
+def encoded(event: dict[str, Any], client_event_id: str | None = None) -> str:
+    """The text that goes upstream: our encoding of the event judged."""
     try:
-        forward = orjson.dumps(event).decode()
+        return orjson.dumps(event).decode()
     except orjson.JSONEncodeError:  # orjson reads 1024 levels deep but writes only 254
         raise EventRefused(
             "invalid_json",
             "Invalid event: nested more than 254 levels deep.",
             client_event_id=client_event_id,
         ) from None
-    return ClientEvent(event_type, forward, event)
 
 
 def policy_update(conf: RealtimeSettings, profile: Profile | None = None) -> str:

@@ -17,7 +17,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -25,7 +25,8 @@ from realtime import ratelimit, record_writer, sweep, upstream
 from realtime.agents import Profile
 from realtime.conf import RealtimeSettings
 from realtime.diagnostics import Exchange, end_session, open_session, record
-from realtime.models import ExchangeKind, Outcome, Source, Transport
+from realtime.live_recorder import LiveConversationLog
+from realtime.models import Api, ExchangeKind, Outcome, Source, Transport
 from realtime.proxy import (
     Caller,
     ConnectionRefused,
@@ -46,7 +47,14 @@ class ProxySession:
 
     ``opened_at`` and ``last_client_frame`` are the event loop's clock; ``started`` is the
     ``time.perf_counter()`` the records' durations count from.
+
+    The class attributes are what differs for GPT-Live (``realtime.live_consumer``): the
+    API its rows name, its conversation log and its server tools' calls.
     """
+
+    api: ClassVar[str] = Api.REALTIME
+    log_class: ClassVar[type[ConversationLog | LiveConversationLog]] = ConversationLog
+    tools_for: ClassVar[Callable[..., Any]] = staticmethod(tool_calls.for_session)
 
     conf: RealtimeSettings
     model: str
@@ -54,7 +62,7 @@ class ProxySession:
     opened_at: float
     last_client_frame: float
     rate: MessageRate
-    log: ConversationLog | None  # None: conversations are not recorded
+    log: ConversationLog | LiveConversationLog | None  # None: conversations are not recorded
     profile: Profile | None = None  # the session's configuration, once the caller is let in
     tools: ServerToolCalls | None = None  # None: the server runs no tools
     started: float = field(default_factory=time.perf_counter)
@@ -75,8 +83,9 @@ class ProxySession:
     def begin(cls, scope: dict[str, Any], conf: RealtimeSettings, now: float) -> ProxySession:
         """Return the state of a connection that is knocking, at loop time ``now``."""
         headers = dict(scope.get("headers", []))
-        model = conf.model_for(query_value(scope, "model"))
+        model = cls.choose_model(conf, scope, None)
         exchange = Exchange(
+            api=cls.api,
             kind=ExchangeKind.WEBSOCKET,
             source=Source.WEBSOCKET_PROXY,
             transport=Transport.WEBSOCKET,
@@ -87,7 +96,7 @@ class ProxySession:
         rate = MessageRate(conf.proxy_max_messages_per_second, now)
         log = None
         if conf.record_conversations:
-            log = ConversationLog(
+            log = cls.log_class(
                 None,
                 model,
                 record_writer.put,
@@ -103,7 +112,7 @@ class ProxySession:
 
     def start_tools(self, send: Callable[[str], Awaitable[None]]) -> None:
         """The server tools of the session's profile, answered to OpenAI through ``send``."""
-        self.tools = tool_calls.for_session(
+        self.tools = self.tools_for(
             self.profile.server_tools(),
             send,
             transport="websocket",
@@ -116,10 +125,18 @@ class ProxySession:
         """Configure the session as ``profile`` says (an agent's, or the settings'); the
         client's ``?model=`` still chooses among the allowed models."""
         self.profile = profile
-        self.model = self.conf.model_for(query_value(scope, "model"), profile.model)
+        self.model = self.choose_model(self.conf, scope, profile)
         self.exchange.model = self.model
         if self.log is not None:
             self.log.model = self.model
+
+    @classmethod
+    def choose_model(
+        cls, conf: RealtimeSettings, scope: dict[str, Any], profile: Profile | None
+    ) -> str:
+        """The model of a session: the client's ``?model=`` if allowed, else the profile's
+        (the settings' until the profile is known)."""
+        return conf.model_for(query_value(scope, "model"), profile.model if profile else None)
 
     def note_refusal(self, refused: ConnectionRefused) -> None:
         self.note_caller(refused.caller)
@@ -177,6 +194,7 @@ class ProxySession:
 
     async def _open_record(self) -> None:
         self.session_id = await open_session(
+            api=self.api,
             source=Source.WEBSOCKET_PROXY,
             transport=Transport.WEBSOCKET,
             user_id=self.exchange.user_id,
@@ -245,6 +263,7 @@ class ProxySession:
             self.session_id,
             error_code=self.error_code,
             end_reason=self.end_reason(),
+            model=self.model,  # a Live client's session.start may have chosen another
             client_close_code=self.client_close[0],
             client_close_reason=self.client_close[1],
             upstream_close_code=self.upstream_close[0],

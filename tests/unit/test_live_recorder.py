@@ -230,6 +230,24 @@ def test_both_sides_transcripts_are_assembled_into_entries_in_the_order_spoken(r
     assert stamps == sorted(stamps)
 
 
+def test_words_the_user_typed_are_a_typed_entry_and_their_answer_a_turn(recorded):
+    typed = 'The user typed: "Is the pool open?"'
+    recorded.client(
+        {"type": "session.instructions.append", "content": typed, "delegation_id": None}
+    )
+    recorded.server(*said("Until nine.", 600, 800))
+    recorded.client(
+        {"type": "session.instructions.append", "content": "Be terse.", "delegation_id": None}
+    )
+    recorded.server(closed())
+
+    assert kinds_and_texts(recorded) == [
+        (EntryKind.USER_TEXT, "Is the pool open?"),
+        (EntryKind.ASSISTANT, "Until nine."),
+    ]
+    assert recorded.log.totals.turns == 1
+
+
 def test_an_utterance_is_complete_only_when_the_other_side_speaks(recorded):
     recorded.server(*heard("What time is it?", 200, 1400))
     nothing_yet = list(recorded.records)
