@@ -66,30 +66,37 @@ def playwright_driver():
         yield driver
 
 
-@pytest.fixture
-def launch(playwright_driver, microphones, tmp_path) -> Iterator[Callable[[str], BrowserContext]]:
-    """A fresh Chromium (fresh profile) whose fake microphone plays the named recording.
+def start_chromium(playwright_driver, profile: Path, recording: Path) -> BrowserContext:
+    """Chromium with the ``profile`` folder, whose fake microphone plays ``recording``.
 
     A browser that cannot start fails the test that asked for it, with the reason; it never
     skips it.
     """
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make deps` installs it (Debian's chromium)")
+    try:
+        context = playwright_driver.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[*CHROMIUM_FLAGS, microphone_flag(recording)],
+            permissions=["microphone"],
+        )
+    except PlaywrightError as error:
+        pytest.fail(f"Chromium ({CHROMIUM}) did not start: {error.message}")
+    context.add_init_script(RECORD_STREAMS)
+    context.add_init_script(LOOPBACK_PEERS)
+    return context
+
+
+@pytest.fixture
+def launch(playwright_driver, microphones, tmp_path) -> Iterator[Callable[[str], BrowserContext]]:
+    """A fresh Chromium (fresh profile) whose fake microphone plays the named recording."""
     browsers: list[BrowserContext] = []
 
     def start(microphone: str = "turn") -> BrowserContext:
-        if not Path(CHROMIUM).exists():
-            pytest.fail(f"{CHROMIUM} is missing: `make deps` installs it (Debian's chromium)")
-        try:
-            context = playwright_driver.chromium.launch_persistent_context(
-                str(tmp_path / f"profile-{len(browsers)}"),
-                executable_path=CHROMIUM,
-                headless=True,
-                args=[*CHROMIUM_FLAGS, microphone_flag(microphones[microphone])],
-                permissions=["microphone"],
-            )
-        except PlaywrightError as error:
-            pytest.fail(f"Chromium ({CHROMIUM}) did not start: {error.message}")
-        context.add_init_script(RECORD_STREAMS)
-        context.add_init_script(LOOPBACK_PEERS)
+        profile = tmp_path / f"profile-{len(browsers)}"
+        context = start_chromium(playwright_driver, profile, microphones[microphone])
         browsers.append(context)
         return context
 

@@ -210,6 +210,36 @@ async def test_appended_context_is_acknowledged_at_the_timeline_position(live):
     assert appended.client_event_id == "i1"
 
 
+async def test_instructions_appended_without_a_delegation_are_answered_as_a_turn(live):
+    async with live.connect() as connection:
+        await started(connection)
+        await stream(connection, silence(200))
+        await connection.session.instructions.append(
+            content='The user typed: "hello"', delegation_id=None
+        )
+        events = await until(connection, "session.output_transcript.delta", delta=' "hello"".')
+
+    assert "session.instructions.appended" in types(events)
+    assert "session.input_transcript.delta" not in types(events)  # typed, not heard
+    said = transcript(events, "session.output_transcript.delta")
+    assert said == 'You said: "The user typed: "hello"".'
+
+
+async def test_appended_instructions_naming_a_backend_tool_are_delegated(live):
+    async with live.connect() as connection:
+        await started(connection, delegation=RESPONSES)
+        await connection.session.instructions.append(
+            content="get_weather in Paris", delegation_id=None
+        )
+        events = await until(connection, "session.delegation.created")
+        while not nested(events, "response.output_item.done"):
+            events += await until(connection, "response.event")
+
+    delegation = next(e for e in events if e.type == "session.delegation.created").delegation
+    assert delegation.target == "responses"
+    assert nested(events, "response.output_item.done")[0]["item"]["name"] == "get_weather"
+
+
 async def test_session_close_ends_with_session_closed_and_final_usage(live):
     async with live.connect() as connection:
         await started(connection)

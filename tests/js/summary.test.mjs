@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  emptyTally, estimateCost, formatDuration, summaryLine, tallyEvent,
+  emptyTally, estimateCost, formatDuration, summaryLine, tallyEvent, tallyLiveEvent,
 } from "../../realtime/static/realtime/summary.js";
 
 const PRICE = {
@@ -51,4 +51,42 @@ test("the line shows m:ss, the turns and the estimate", () => {
   tallyEvent(tally, DONE);
   assert.equal(formatDuration(83.4), "1:23");
   assert.equal(summaryLine(tally, 83.4, PRICE), "Session ended: 1:23 · 1 turn · about $0.0109");
+});
+
+// --- GPT-Live ------------------------------------------------------------------------------
+
+const LIVE_PRICE = { per_minute: 0.05, standby_per_minute: 0.02 };
+
+test("Live turns are each utterance after the assistant's and each typed message", () => {
+  const tally = emptyTally();
+  for (const event of [
+    { type: "session.input_transcript.delta", delta: "(1.2" },
+    { type: "session.input_transcript.delta", delta: " seconds)" },
+    { type: "session.output_transcript.delta", delta: "I heard" },
+    { type: "session.instructions.append", content: 'The user typed: "hi"', delegation_id: null },
+    { type: "session.input_transcript.delta", delta: "and" },
+    { type: "session.thinking.append", content: "Looking.", delegation_id: "item_1" },
+  ]) {
+    tallyLiveEvent(tally, event);
+  }
+  assert.equal(tally.turns.size, 3);
+});
+
+test("Live usage is the latest cumulative reading, priced per minute", () => {
+  const tally = emptyTally();
+  tallyLiveEvent(tally, { type: "session.usage.updated", usage: { seconds: 15, active_seconds: 15 } });
+  tallyLiveEvent(tally, {
+    type: "session.closed",
+    reason: "close_requested",
+    usage: { seconds: 120, active_seconds: 60, paused_seconds: 60 },
+  });
+
+  assert.ok(Math.abs(estimateCost(tally, LIVE_PRICE, 30) - (0.05 + 0.02)) < 1e-12);
+});
+
+test("a Live session with no reading yet is priced by the time it was connected", () => {
+  const tally = emptyTally();
+  tallyLiveEvent(tally, { type: "session.output_transcript.delta", delta: "Hi." });
+
+  assert.equal(summaryLine(tally, 90, LIVE_PRICE), "Session ended: 1:30 · 0 turns · about $0.0750");
 });

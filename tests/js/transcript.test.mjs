@@ -2,7 +2,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { applyEvent, elideAudio, emptyTranscript } from "../../realtime/static/realtime/transcript.js";
+import {
+  applyEvent, applyLiveEvent, elideAudio, emptyTranscript, liveTypedEvent,
+} from "../../realtime/static/realtime/transcript.js";
 
 function replay(events) {
   const transcript = emptyTranscript();
@@ -108,4 +110,100 @@ test("an output for a call the page never saw adds no turn", () => {
     ]),
     [],
   );
+});
+
+// --- GPT-Live ------------------------------------------------------------------------------
+
+function replayLive(events) {
+  const transcript = emptyTranscript();
+  for (const event of events) applyLiveEvent(transcript, event);
+  return transcript.turns.map(({ role, text, done }) => ({ role, text, done }));
+}
+
+test("a Live utterance is complete when the other side speaks", () => {
+  assert.deepEqual(
+    replayLive([
+      { type: "session.input_transcript.delta", delta: "(1.2", start_ms: 0, end_ms: 600 },
+      { type: "session.input_transcript.delta", delta: " seconds)", start_ms: 600, end_ms: 1200 },
+      { type: "session.output_transcript.delta", delta: "I heard", start_ms: 1700, end_ms: 1900 },
+      { type: "session.output_transcript.delta", delta: " you.", start_ms: 1900, end_ms: 2100 },
+    ]),
+    [
+      { role: "user", text: "(1.2 seconds)", done: true },
+      { role: "assistant", text: "I heard you.", done: false },
+    ],
+  );
+});
+
+test("a Live delta that ends an utterance returns both turns, the ended one done", () => {
+  const transcript = emptyTranscript();
+  applyLiveEvent(transcript, { type: "session.output_transcript.delta", delta: "Hi." });
+
+  const changed = applyLiveEvent(transcript, { type: "session.input_transcript.delta", delta: "Hey" });
+
+  assert.deepEqual(
+    changed.map(({ role, done }) => ({ role, done })),
+    [{ role: "assistant", done: true }, { role: "user", done: false }],
+  );
+  assert.notEqual(changed[0].id, changed[1].id);
+});
+
+test("a typed Live message is sent as context and shown as the user's own words", () => {
+  const typed = liveTypedEvent('say "hi"');
+  assert.deepEqual(typed, {
+    type: "session.instructions.append",
+    content: 'The user typed: "say \\"hi\\""',
+    delegation_id: null,
+  });
+
+  assert.deepEqual(
+    replayLive([
+      { type: "session.output_transcript.delta", delta: "Hello." },
+      typed,
+      { type: "session.output_transcript.delta", delta: "You said" },
+      { type: "session.instructions.append", content: "Be brief.", delegation_id: null },
+    ]),
+    [
+      { role: "assistant", text: "Hello.", done: true },
+      { role: "user", text: 'say "hi"', done: true },
+      { role: "assistant", text: "You said", done: false },
+    ],
+  );
+});
+
+test("Live delegations and the backend's function calls are tool turns", () => {
+  assert.deepEqual(
+    replayLive([
+      { type: "session.input_transcript.delta", delta: "lookup_order 42" },
+      {
+        type: "session.delegation.created",
+        offset_ms: 900,
+        delegation: { id: "item_d", type: "delegation", target: "responses" },
+      },
+      { type: "response.event", event: { type: "response.created", response: { id: "resp_1" } } },
+      {
+        type: "response.event",
+        event: {
+          type: "response.output_item.done",
+          item: { type: "function_call", id: "fc_1", name: "lookup_order", arguments: '{"order":"42"}' },
+        },
+      },
+      { type: "session.closed", reason: "close_requested" },
+    ]),
+    [
+      { role: "user", text: "lookup_order 42", done: true },
+      { role: "tool", text: "delegated to responses", done: true },
+      { role: "tool", text: 'lookup_order({"order":"42"})', done: true },
+    ],
+  );
+});
+
+test("the end of a Live session completes what was being said", () => {
+  const transcript = emptyTranscript();
+  applyLiveEvent(transcript, { type: "session.output_transcript.delta", delta: "Bye" });
+
+  const [ended] = applyLiveEvent(transcript, { type: "session.closed", reason: "expired" });
+
+  assert.equal(ended.done, true);
+  assert.deepEqual(applyLiveEvent(transcript, { type: "session.usage.updated" }), []);
 });

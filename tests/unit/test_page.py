@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from django.contrib.staticfiles import finders
 
+from realtime.agent_models import Agent
+
 pytestmark = pytest.mark.django_db
 
 
@@ -46,6 +48,56 @@ def test_the_page_config_names_the_endpoints_and_choices(client, settings):
     assert "mic_blocked" in config["hints"]
 
 
+def test_the_page_config_names_live_endpoints_model_and_price_when_live_is_offered(client):
+    config = page_config(client.get("/"))
+
+    assert config["api"] == "realtime"  # the default agent starts on the Realtime API
+    assert config["live"] == {
+        "handshakePath": "/api/live/handshake",
+        "hangupPath": "/api/live/hangup",
+        "websocketPath": "/ws/live/",
+        "webrtcFlow": "unified",
+        "model": "gpt-live-1.1",
+        "price": {"per_minute": 0.05, "standby_per_minute": 0.02},
+    }
+
+
+def test_an_agent_that_starts_on_live_makes_live_the_default_choice(client):
+    Agent.objects.create(
+        name="Concierge", slug="concierge", instructions="x", api="live", live_model="gpt-live-1"
+    )
+
+    response = client.get("/agents/concierge/")
+
+    config = page_config(response)
+    assert config["api"] == "live"
+    assert config["live"]["handshakePath"] == "/api/live/handshake?agent=concierge"
+    assert config["live"]["websocketPath"] == "/ws/live/?agent=concierge"
+    assert config["live"]["model"] == "gpt-live-1"
+    assert config["live"]["price"] == {"per_minute": 0.05, "standby_per_minute": 0.05}
+    assert '<code id="model">gpt-live-1</code>' in response.content.decode()
+
+
+def test_the_api_choice_is_offered_only_when_the_server_offers_live(client, settings):
+    offered = client.get("/").content.decode()
+    settings.REALTIME_LIVE = False
+
+    response = client.get("/")
+
+    assert 'name="api" value="live"' in offered
+    assert 'name="api"' not in response.content.decode()
+    assert (page_config(response)["live"], page_config(response)["api"]) == (None, "realtime")
+
+
+def test_without_live_an_agent_that_starts_on_live_starts_on_realtime(client, settings):
+    settings.REALTIME_LIVE = False
+    Agent.objects.create(name="Concierge", slug="concierge", instructions="x", api="live")
+
+    config = page_config(client.get("/agents/concierge/"))
+
+    assert (config["api"], config["live"]) == ("realtime", None)
+
+
 def test_the_page_never_contains_the_server_key(client, settings):
     page = client.get("/").content.decode()
 
@@ -67,6 +119,9 @@ def test_the_page_config_is_embedded_as_json(client):
     [
         "realtime/app.js",
         "realtime/audio.js",
+        "realtime/choices.js",
+        "realtime/live.js",
+        "realtime/summary.js",
         "realtime/problems.js",
         "realtime/transcript.js",
         "realtime/webrtc.js",
@@ -96,7 +151,12 @@ def test_the_page_has_no_inline_script_so_a_strict_csp_can_apply(client):
 
 
 def test_the_page_never_uses_script_processor_node():
-    for module in ("realtime/app.js", "realtime/websocket.js", "realtime/webrtc.js"):
+    for module in (
+        "realtime/app.js",
+        "realtime/websocket.js",
+        "realtime/webrtc.js",
+        "realtime/live.js",
+    ):
         assert "ScriptProcessor" not in Path(finders.find(module)).read_text()
 
 

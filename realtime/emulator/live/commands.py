@@ -4,7 +4,9 @@ Errors are events, never fatal: an ``error`` (with the command's ``event_id`` as
 ``client_event_id``, at the top and inside ``error``) goes to the connection that sent it,
 and to sidebands. Each kind of connection may send its own events (see
 :mod:`~realtime.emulator.live.schema`); any other type is answered with the list of the
-ones it may send. The decision API is not emulated: its commands are refused.
+ones it may send. The decision API is not emulated: its commands are refused. Context
+appended with no delegation is, by an emulator rule, a turn the model answers (see
+:mod:`~realtime.emulator.live.model`).
 """
 
 from __future__ import annotations
@@ -166,6 +168,10 @@ class Commands:
         )
         if kind == "session.commentary":
             session.speaker.say(content)  # commentary is what the model tells the user
+        elif kind == "session.instructions" and delegation_id is None:
+            # A turn (see live.model), answered in the background as a heard one is, so the
+            # client's audio keeps flowing while a delegation runs.
+            session.spawn(session.model.take_context(content, position))
 
     # --- delegation ---------------------------------------------------------------------------
 

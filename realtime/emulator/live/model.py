@@ -23,6 +23,10 @@ deterministic, so tests can tell a real round trip from silence:
     question (ends with "?") is delegated: ``session.delegation.created`` (target
     ``client``), and the model waits for the application's commentary.
 
+- Context the application appends on its own (``session.instructions.append`` with
+  ``delegation_id: null``) is taken as a turn, as a typed message is: it is answered like a
+  heard text, 'You said: "<content>".', or delegated by the same rules. (The service would
+  weigh it as instructions; the emulator's rule lets a page's typed message get an answer.)
 - ``session.commentary.append`` is spoken as given: the spoken result of a delegation.
 - The backend's text answers are spoken as they complete.
 """
@@ -70,12 +74,20 @@ class LiveModel:
         seconds = (end_ms - start_ms) / 1000
         heard = self._session.take_heard()
         await self._transcribe(heard or f"({seconds:.1f} seconds of speech)", start_ms, end_ms)
-        if heard is not None and await self._delegate(heard, end_ms):
-            return
-        if heard is not None:
-            self._session.speaker.say(f'You said: "{heard}".')
-        else:
+        if heard is None:
             self._session.speaker.say(f"I heard {seconds:.1f} seconds of audio.")
+        else:
+            await self._reply(heard, end_ms)
+
+    async def take_context(self, content: str, offset_ms: int) -> None:
+        """Answer context appended with no delegation as a turn: like a heard text."""
+        self.turns += 1
+        await self._reply(content, offset_ms)
+
+    async def _reply(self, text: str, offset_ms: int) -> None:
+        """Answer a text the model took in: delegate it if the rules say so, else echo it."""
+        if not await self._delegate(text, offset_ms):
+            self._session.speaker.say(f'You said: "{text}".')
 
     async def _transcribe(self, transcript: str, start_ms: int, end_ms: int) -> None:
         words = deltas.words(transcript)

@@ -1,31 +1,72 @@
-// The voice chat page: controls, state, transcript, level meters and the event log. The
-// transports (webrtc.js, websocket.js) move audio and events; this module shows them.
-import { applyEvent, elideAudio, emptyTranscript } from "./transcript.js";
+// The voice chat page: controls, state, transcript, level meters and the event log, for the
+// Realtime API or GPT-Live (live.js). The transports (webrtc.js, websocket.js and Live's
+// subclasses) move audio and events; this module shows them.
+import { recall, remember } from "./choices.js";
+import { LIVE } from "./live.js";
 import { microphoneProblem, Problem } from "./problems.js";
 import { emptyTally, summaryLine, tallyEvent } from "./summary.js";
+import { applyEvent, elideAudio, emptyTranscript } from "./transcript.js";
 import { WebRTCTransport } from "./webrtc.js";
 import { WebSocketTransport } from "./websocket.js";
 
 const config = JSON.parse(document.getElementById("realtime-config").textContent);
 const $ = (id) => document.getElementById(id);
-const TRANSPORT_KEY = "voiceproject.transport";
 const LOG_LINES = 500;
 // Events that arrive 50 times a second: counted on one log line, not one line each.
-const STREAMING = new Set(["input_audio_buffer.append", "response.output_audio.delta"]);
+const STREAMING = new Set([
+  "input_audio_buffer.append",
+  "response.output_audio.delta",
+  "session.input_audio.append",
+  "session.output_audio.delta",
+]);
+const APIS = {
+  realtime: {
+    transports: { webrtc: WebRTCTransport, websocket: WebSocketTransport },
+    transcribe: (transcript, event) => [applyEvent(transcript, event)].filter(Boolean),
+    tally: tallyEvent,
+    // A user message item, then a response to it.
+    typed: (text) => [
+      {
+        type: "conversation.item.create",
+        item: { type: "message", role: "user", content: [{ type: "input_text", text }] },
+      },
+      { type: "response.create" },
+    ],
+  },
+  live: LIVE,
+};
+// The page's choices, remembered in this browser; GPT-Live only where the server offers it.
+const CHOICES = {
+  transport: { key: "voiceproject.transport", offered: ["webrtc", "websocket"], fallback: config.transport },
+  api: { key: "voiceproject.api", offered: config.live ? ["realtime", "live"] : [], fallback: config.api },
+};
 
 let session = null;
 
-function chosenTransport() {
-  return document.querySelector("input[name=transport]:checked").value;
+function chosen(name) {
+  return document.querySelector(`input[name=${name}]:checked`)?.value ?? CHOICES[name].fallback;
 }
 
-function restoreTransport() {
-  const saved = localStorage.getItem(TRANSPORT_KEY);
-  const choice = saved === "webrtc" || saved === "websocket" ? saved : config.transport;
-  document.querySelector(`input[name=transport][value=${choice}]`).checked = true;
-  for (const radio of document.querySelectorAll("input[name=transport]")) {
-    radio.addEventListener("change", () => localStorage.setItem(TRANSPORT_KEY, chosenTransport()));
+function restoreChoice(name, onChange = () => {}) {
+  const radios = document.querySelectorAll(`input[name=${name}]`);
+  const choice = recall(localStorage, CHOICES[name]);
+  for (const radio of radios) {
+    radio.checked = radio.value === choice;
+    radio.addEventListener("change", () => {
+      remember(localStorage, CHOICES[name], chosen(name));
+      onChange();
+    });
   }
+  onChange();
+}
+
+// The config a session of the API runs with: Live's endpoints, model and price laid over.
+function configFor(api) {
+  return api === "live" ? { ...config, ...config.live } : config;
+}
+
+function showModel() {
+  $("model").textContent = configFor(chosen("api")).model;
 }
 
 function setState(state) {
@@ -39,7 +80,9 @@ function setState(state) {
   $("mute").disabled = state !== "connected";
   $("message").disabled = state !== "connected";
   $("send").disabled = state !== "connected";
-  for (const radio of document.querySelectorAll("input[name=transport]")) radio.disabled = busy;
+  for (const radio of document.querySelectorAll("input[name=transport], input[name=api]")) {
+    radio.disabled = busy;
+  }
 }
 
 function showProblem(problem) {
@@ -140,11 +183,11 @@ async function openMicrophone() {
   }
 }
 
-function onServerEvent(event) {
-  logEvent("←", event);
-  const turn = applyEvent(session.transcript, event);
-  if (turn) renderTurn(turn);
-  tallyEvent(session.tally, event);
+// An event either way: the server's, or the page's own (a Live typed message is shown from it).
+function onEvent(direction, event) {
+  logEvent(direction, event);
+  for (const turn of session.api.transcribe(session.transcript, event)) renderTurn(turn);
+  session.api.tally(session.tally, event);
   if (event.type === "response.done") checkHeard(event);
 }
 
@@ -170,9 +213,12 @@ async function start() {
   setState("connecting");
   $("output-level").dataset.peak = "0";
   $("input-level").dataset.peak = "0";
-  const transportName = chosenTransport();
+  const transportName = chosen("transport");
+  const apiName = chosen("api");
   $("summary").hidden = true;
   session = {
+    api: APIS[apiName],
+    config: configFor(apiName),
     transcript: emptyTranscript(),
     tally: emptyTally(),
     cleanups: [],
@@ -182,8 +228,8 @@ async function start() {
   };
   const current = session;
   const handlers = {
-    event: (event) => session === current && onServerEvent(event),
-    sent: (event) => logEvent("→", event),
+    event: (event) => session === current && onEvent("←", event),
+    sent: (event) => (session === current ? onEvent("→", event) : logEvent("→", event)),
     connected: () => {
       if (session !== current) return;
       current.connectedAt = performance.now();
@@ -201,8 +247,8 @@ async function start() {
     const microphone = await openMicrophone();
     current.microphone = microphone;
     if (transportName === "webrtc") current.cleanups.push(watchStream(microphone, $("input-level")));
-    const Transport = transportName === "websocket" ? WebSocketTransport : WebRTCTransport;
-    current.transport = new Transport(config, handlers);
+    const Transport = current.api.transports[transportName];
+    current.transport = new Transport(current.config, handlers);
     await current.transport.connect(microphone);
   } catch (error) {
     if (session === current) fail(error instanceof Problem ? error : new Problem(error.message));
@@ -216,7 +262,7 @@ function stop() {
   ending.transport?.close();
   if (ending.connectedAt !== null) {
     const seconds = (performance.now() - ending.connectedAt) / 1000;
-    $("summary").textContent = summaryLine(ending.tally, seconds, config.price);
+    $("summary").textContent = summaryLine(ending.tally, seconds, ending.config.price);
     $("summary").hidden = false;
   }
   for (const track of ending.microphone?.getTracks() || []) track.stop();
@@ -232,16 +278,12 @@ function fail(problem) {
   showProblem(problem);
 }
 
-// A typed message, over either transport: a user message item, then a response to it.
+// A typed message, over either transport, as the session's API takes one.
 function sendTyped(submitted) {
   submitted.preventDefault();
   const text = $("message").value.trim();
   if (!text || !session?.transport) return;
-  session.transport.send({
-    type: "conversation.item.create",
-    item: { type: "message", role: "user", content: [{ type: "input_text", text }] },
-  });
-  session.transport.send({ type: "response.create" });
+  for (const event of session.api.typed(text)) session.transport.send(event);
   $("message").value = "";
 }
 
@@ -252,7 +294,8 @@ function toggleMute() {
   session?.transport?.setMuted(muted);
 }
 
-restoreTransport();
+restoreChoice("transport");
+restoreChoice("api", showModel);
 if (config.debug) $("debug").open = true;
 $("start").addEventListener("click", start);
 $("stop").addEventListener("click", () => {

@@ -1,9 +1,11 @@
 // What a finished session comes to: its length, its turns and an estimate of its cost, from
 // the events the page heard and the price the server gave it. Pure, so Node's test runner
 // checks it (tests/js/summary.test.mjs); app.js shows the line when a session ends.
+// Realtime bills tokens (tallyEvent, a price per 1M tokens); GPT-Live bills seconds of session
+// (tallyLiveEvent, a price per minute).
 
 export function emptyTally() {
-  return { turns: new Set(), usage: null };
+  return { turns: new Set(), usage: null, liveUsage: null, speaker: null };
 }
 
 const USAGE_KINDS = [
@@ -28,9 +30,36 @@ export function tallyEvent(tally, event) {
   }
 }
 
-// USD for the tally at a price per 1M tokens (the server's table); null when unknown.
-export function estimateCost(tally, price) {
+// Counts one GPT-Live event, the server's or the page's own: a user's turn is an utterance
+// after the assistant spoke (Live's turns have no ids) or a typed message; usage is the
+// latest reading, which is cumulative.
+export function tallyLiveEvent(tally, event) {
+  const typed = event.type === "session.instructions.append" && event.delegation_id === null;
+  if (typed || (event.type === "session.input_transcript.delta" && tally.speaker !== "user")) {
+    tally.turns.add(tally.turns.size);
+  }
+  if (event.type === "session.input_transcript.delta") tally.speaker = "user";
+  else if (event.type === "session.output_transcript.delta") tally.speaker = "assistant";
+  else if (typed) tally.speaker = null; // what the user says next is a turn of its own
+  else if (event.type === "session.usage.updated" || event.type === "session.closed") {
+    tally.liveUsage = event.usage || tally.liveUsage;
+  }
+}
+
+// USD for a Live session at a price per minute: what it has been billed, at least the time
+// the page was connected (the last reading may be up to 15 s old).
+function liveCost(tally, price, seconds) {
+  const usage = tally.liveUsage || {};
+  const paused = usage.paused_seconds || 0;
+  const active = Math.max(usage.seconds || 0, seconds) - paused;
+  return (active * price.per_minute + paused * price.standby_per_minute) / 60;
+}
+
+// USD for the tally at the server's price (per 1M tokens, or per minute for Live) over a
+// session of `seconds`; null when unknown.
+export function estimateCost(tally, price, seconds = 0) {
   if (!price) return null;
+  if (price.per_minute !== undefined) return liveCost(tally, price, seconds);
   const usage = tally.usage;
   if (!usage) return 0;
   const dollars =
@@ -50,7 +79,7 @@ export function formatDuration(seconds) {
 
 export function summaryLine(tally, seconds, price) {
   const turns = tally.turns.size;
-  const cost = estimateCost(tally, price);
+  const cost = estimateCost(tally, price, seconds);
   const shown = cost === null ? "cost unknown" : `about $${cost.toFixed(4)}`;
   return `Session ended: ${formatDuration(seconds)} · ${turns} turn${turns === 1 ? "" : "s"} · ${shown}`;
 }

@@ -1,11 +1,12 @@
-// The live transcript as data: realtime server events in, a list of turns out. Pure, so
-// Node's test runner checks it (tests/js/transcript.test.mjs); app.js renders the turns.
+// The live transcript as data: server events in, a list of turns out, for the Realtime API
+// (applyEvent) and GPT-Live (applyLiveEvent). Pure, so Node's test runner checks it
+// (tests/js/transcript.test.mjs); app.js renders the turns.
 
 // A turn: { id, role: "user" | "assistant" | "tool", text, done }. A tool turn is a
 // function call the model made: its name and arguments, then the output it was given
 // (by this server for its own tools).
 export function emptyTranscript() {
-  return { turns: [], byId: new Map(), byCallId: new Map() };
+  return { turns: [], byId: new Map(), byCallId: new Map(), speaking: null };
 }
 
 function describeCall(turn) {
@@ -100,6 +101,96 @@ export function applyEvent(transcript, event) {
     default:
       return null;
   }
+}
+
+// --- GPT-Live ------------------------------------------------------------------------------
+// Live has no items and no done event: each side's words arrive as deltas, and an utterance
+// is complete when the other side speaks, a delegation starts or the session ends. Nor has
+// it a user message: a typed message goes up as context (liveTypedEvent), and the page
+// shows the text typed, as the user's, from that client event.
+
+const TYPED_PREFIX = "The user typed: ";
+
+export function liveTypedEvent(text) {
+  return {
+    type: "session.instructions.append",
+    content: TYPED_PREFIX + JSON.stringify(text),
+    delegation_id: null,
+  };
+}
+
+function typedText(event) {
+  const content = event.content;
+  if (event.delegation_id !== null || !content?.startsWith(TYPED_PREFIX)) return null;
+  try {
+    return JSON.parse(content.slice(TYPED_PREFIX.length));
+  } catch {
+    return null;
+  }
+}
+
+// Ends the utterance being spoken, if any; returns it (now done), or null.
+function completeSpeech(transcript) {
+  const speaking = transcript.speaking;
+  transcript.speaking = null;
+  if (!speaking) return null;
+  speaking.done = true;
+  return speaking;
+}
+
+function newTurn(transcript, id, role) {
+  return turnFor(transcript, id ?? `live-${transcript.turns.length}`, role);
+}
+
+function speech(transcript, role, delta) {
+  const changed = [];
+  if (transcript.speaking?.role !== role) {
+    changed.push(completeSpeech(transcript));
+    transcript.speaking = newTurn(transcript, null, role);
+  }
+  transcript.speaking.text += delta || "";
+  return [...changed, transcript.speaking];
+}
+
+// Applies one Live event, the server's or the page's own; returns the turns it changed.
+export function applyLiveEvent(transcript, event) {
+  let changed;
+  switch (event.type) {
+    case "session.input_transcript.delta":
+      return speech(transcript, "user", event.delta);
+    case "session.output_transcript.delta":
+      return speech(transcript, "assistant", event.delta);
+    case "session.instructions.append": {
+      const text = typedText(event);
+      if (text === null) return [];
+      const turn = newTurn(transcript, null, "user");
+      changed = [completeSpeech(transcript), Object.assign(turn, { text, done: true })];
+      break;
+    }
+    case "session.delegation.created": {
+      const delegation = event.delegation || {};
+      const turn = newTurn(transcript, delegation.id, "tool");
+      Object.assign(turn, { text: `delegated to ${delegation.target}`, done: true });
+      changed = [completeSpeech(transcript), turn];
+      break;
+    }
+    case "response.event": {
+      // The Responses backend's function calls (a text answer is spoken, so heard as speech).
+      const nested = event.event || {};
+      const item = nested.item || {};
+      if (nested.type !== "response.output_item.done" || item.type !== "function_call") return [];
+      const turn = newTurn(transcript, item.id, "tool");
+      Object.assign(turn, { text: `${item.name}(${item.arguments ?? ""})`, done: true });
+      changed = [turn];
+      break;
+    }
+    case "session.closed":
+      changed = [completeSpeech(transcript)];
+      break;
+    default:
+      return [];
+  }
+  return changed.filter(Boolean);
 }
 
 // A copy of an event fit for the debug log: audio payloads elided.

@@ -1,6 +1,6 @@
 // WebRTC transport: media flows between the browser and OpenAI; the SDP offer goes through
 // this server's handshake relay (never a server key in the page). Events travel on the
-// "oai-events" data channel.
+// "oai-events" data channel. GPT-Live's WebRTC (live.js) is this with its own names.
 import { Problem, problemFromResponse } from "./problems.js";
 
 export function csrfToken() {
@@ -14,6 +14,10 @@ export function endpoint(path) {
 }
 
 export class WebRTCTransport {
+  // The handshake's answer names the call in this header; the hangup's body names it so.
+  static CALL_HEADER = "X-Realtime-Call-Id";
+  static HANGUP_KEY = "call_id";
+
   constructor(config, handlers) {
     this.config = config;
     this.handlers = handlers; // { event, sent, connected, failed, outputStream }
@@ -21,6 +25,7 @@ export class WebRTCTransport {
     this.channel = null;
     this.microphone = null;
     this.callId = "";
+    this.closing = false;
   }
 
   async connect(microphone) {
@@ -34,11 +39,20 @@ export class WebRTCTransport {
       }
     };
     for (const track of microphone.getAudioTracks()) peer.addTrack(track, microphone);
-    channel.onopen = () => this.handlers.connected();
-    channel.onmessage = (message) => this.handlers.event(JSON.parse(message.data));
+    channel.onopen = () => this.opened();
+    channel.onmessage = (message) => this.onEvent(JSON.parse(message.data));
     await peer.setLocalDescription(await peer.createOffer());
     const answer = await this.relayOffer(peer.localDescription.sdp);
     await peer.setRemoteDescription({ type: "answer", sdp: answer });
+  }
+
+  // Realtime's session is ready as soon as its events can flow.
+  opened() {
+    this.handlers.connected();
+  }
+
+  onEvent(event) {
+    this.handlers.event(event);
   }
 
   async authorisation() {
@@ -64,7 +78,7 @@ export class WebRTCTransport {
       credentials: "same-origin",
     });
     if (!response.ok) throw await problemFromResponse(response);
-    this.callId = response.headers.get("X-Realtime-Call-Id") || "";
+    this.callId = response.headers.get(this.constructor.CALL_HEADER) || "";
     return response.text();
   }
 
@@ -82,13 +96,14 @@ export class WebRTCTransport {
   interrupt() {}
 
   close() {
+    this.closing = true;
     this.channel?.close();
     this.peer?.close();
     // Tell the server the call is over: it hangs up with OpenAI and closes the session row.
     if (this.callId) {
       fetch(endpoint(this.config.hangupPath), {
         method: "POST",
-        body: JSON.stringify({ call_id: this.callId }),
+        body: JSON.stringify({ [this.constructor.HANGUP_KEY]: this.callId }),
         headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
         credentials: "same-origin",
         keepalive: true,

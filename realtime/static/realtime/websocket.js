@@ -1,7 +1,8 @@
 // WebSocket transport: the page talks to this server's proxy (/ws/realtime/, same origin,
 // the session cookie identifies the user); the proxy holds the OpenAI key. Audio is ours to
 // move: the microphone goes out as 24 kHz PCM16 from an AudioWorklet, 20 ms per
-// input_audio_buffer.append, and response.output_audio.delta is played by another.
+// input_audio_buffer.append, and response.output_audio.delta is played by another. GPT-Live
+// over a WebSocket (live.js) is this with its own events.
 import { base64ToFloat, pcm16ToBase64, playedMs, SAMPLE_RATE } from "./audio.js";
 import { Problem, problemFromEvent } from "./problems.js";
 
@@ -25,17 +26,16 @@ export class WebSocketTransport {
 
   async connect(microphone) {
     await this.openSocket();
+    this.handlers.connected();
     await this.startPlayback();
     await this.startCapture(microphone);
   }
 
+  // Resolves once the session is ready for audio; rejects if the socket closes first.
   openSocket() {
     return new Promise((resolve, reject) => {
       const socket = (this.socket = new WebSocket(socketUrl(this.config.websocketPath)));
-      socket.onopen = () => {
-        this.handlers.connected();
-        resolve();
-      };
+      socket.onopen = () => this.opened(resolve);
       socket.onmessage = (message) => this.onEvent(JSON.parse(message.data));
       socket.onclose = (close) => {
         const problem = this.closeProblem(close);
@@ -58,17 +58,36 @@ export class WebSocketTransport {
     });
   }
 
+  // Realtime's session is ready as soon as the socket opens.
+  opened(ready) {
+    ready();
+  }
+
   onEvent(event) {
+    this.react(event);
+    this.handlers.event(event);
+  }
+
+  // What the transport itself does with a server event: play audio, cut it off, keep errors.
+  react(event) {
     if (event.type === "response.output_audio.delta") {
-      const samples = base64ToFloat(event.delta);
-      this.received.set(event.item_id, (this.received.get(event.item_id) || 0) + samples.length);
-      this.playback?.port.postMessage({ type: "audio", item: event.item_id, samples }, [samples.buffer]);
+      this.play(event.delta, event.item_id);
     } else if (event.type === "input_audio_buffer.speech_started") {
       this.interrupt();
     } else if (event.type === "error") {
       this.lastError = problemFromEvent(event, this.config.hints);
     }
-    this.handlers.event(event);
+  }
+
+  play(delta, item) {
+    const samples = base64ToFloat(delta);
+    this.received.set(item, (this.received.get(item) || 0) + samples.length);
+    this.playback?.port.postMessage({ type: "audio", item, samples }, [samples.buffer]);
+  }
+
+  // One chunk of the microphone, as the API takes it.
+  appendEvent(audio) {
+    return { type: "input_audio_buffer.append", audio };
   }
 
   async startPlayback() {
@@ -92,7 +111,7 @@ export class WebSocketTransport {
     const node = new AudioWorkletNode(context, "realtime-capture");
     node.port.onmessage = ({ data }) => {
       this.handlers.inputLevel(data.level);
-      this.send({ type: "input_audio_buffer.append", audio: pcm16ToBase64(new Int16Array(data.pcm)) });
+      this.send(this.appendEvent(pcm16ToBase64(new Int16Array(data.pcm))));
     };
     source.connect(node);
     await context.resume();
@@ -130,11 +149,17 @@ export class WebSocketTransport {
   }
 
   close() {
+    const socket = this.socket;
     this.closing = true;
-    this.socket?.close(1000, "stopped");
+    this.endSession(socket);
+    if (this.capture) this.capture.port.onmessage = null;
     this.capture?.disconnect();
     this.captureContext?.close();
     this.playbackContext?.close();
     this.socket = this.capture = this.playback = null;
+  }
+
+  endSession(socket) {
+    socket?.close(1000, "stopped");
   }
 }
