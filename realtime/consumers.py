@@ -41,6 +41,7 @@ from realtime.proxy_session import ProxySession
 from realtime.relay_consumer import RelayConsumer
 
 logger = logging.getLogger(__name__)
+BINARY_REFUSED = "Expected a text WebSocket message; binary frames are not supported."
 
 
 class RealtimeProxyConsumer(RelayConsumer):
@@ -145,31 +146,13 @@ class RealtimeProxyConsumer(RelayConsumer):
         session = self.session
         if self.upstream is None or session.closing:
             return
-        now = session.last_client_frame = self.loop.time()
         size = policy.frame_size(text_data) if text_data is not None else len(bytes_data or b"")
-        session.frames_from_client += 1
-        session.bytes_from_client += size
-        conf = session.conf
-        if size > conf.proxy_max_frame_bytes:
-            await self.end(proxy.frame_too_large(conf.proxy_max_frame_bytes, size))
-            return
-        if not session.rate.take(now):
-            await self.end(
-                proxy.ending(
-                    "message_rate_exceeded",
-                    f"More than {conf.proxy_max_messages_per_second} messages per second.",
-                )
-            )
-            return
-        if text_data is None:
-            await self.send_event(
-                proxy.socket_error_event(
-                    "invalid_event",
-                    "Expected a text WebSocket message; binary frames are not supported.",
-                )
-            )
+        if (over := session.note_client_frame(size, self.loop.time())) is not None:
+            await self.end(over)
             return
         try:
+            if text_data is None:
+                raise policy.EventRefused("invalid_event", BINARY_REFUSED)
             event = self.judge(text_data)
         except policy.EventRefused as refused:
             await self.send_event(

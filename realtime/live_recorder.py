@@ -53,6 +53,7 @@ RECORDED = frozenset(
         "session.started",
         "session.input_transcript.delta",
         "session.output_transcript.delta",
+        "session.instructions.appended",
         "session.delegation.created",
         "response.event",
         "session.usage.updated",
@@ -98,6 +99,7 @@ class LiveConversationLog(RecordKeeper):
         self.speaking: Utterance | None = None
         self.timeline_start: float | None = None  # the clock's time at position 0
         self.user_spoke = False  # since the assistant last spoke: the next reply is a turn
+        self.appends_heard = 0  # instructions appended by the client we relay, not yet echoed
         self.backend_responses: dict[str, str] = {}  # delegation id ("" for none) → response
 
     # --- what arrives ----------------------------------------------------------------------
@@ -122,10 +124,9 @@ class LiveConversationLog(RecordKeeper):
         delegation's answer."""
         event_type = event.get("type")
         if event_type == "session.instructions.append":
+            self.appends_heard += 1  # its echo (session.instructions.appended) is not news
             if (words := typed_text(event.get("content"))) is not None:
-                self._complete()
-                self._emit(Entry(self.clock(), EntryKind.USER_TEXT, text=self._storable(words)))
-                self.user_spoke = True
+                self._typed(self._storable(words))
         elif event_type == "response.item.create":
             item = as_dict(event.get("item"))
             if item.get("type") == "function_call_output":
@@ -133,6 +134,22 @@ class LiveConversationLog(RecordKeeper):
         elif event_type in DELEGATION_ANSWERS:
             name = event_type.split(".")[1]  # thinking, commentary
             self._tool_output(as_str(event.get("delegation_id")), name, event.get("content"))
+
+    def _typed(self, words: str) -> None:
+        """The user typed: what the assistant was saying is complete, and its answer is a
+        turn."""
+        self._complete()
+        self._emit(Entry(self.clock(), EntryKind.USER_TEXT, text=words))
+        self.user_spoke = True
+
+    def _appended(self, event: dict[str, Any]) -> None:
+        # A sideband hears that instructions were appended, never their content (they go
+        # from the browser to OpenAI): the page's only appends are typed words, so one
+        # nobody here sent is a typed turn whose words went unheard.
+        if self.appends_heard:
+            self.appends_heard -= 1
+        else:
+            self._typed("")
 
     def finish(self) -> None:
         """Record what was still being said: the session is over."""
@@ -285,6 +302,7 @@ _SERVER_HANDLERS: dict[str, Callable[[LiveConversationLog, dict[str, Any]], None
     "session.started": LiveConversationLog._started,
     "session.input_transcript.delta": LiveConversationLog._heard,
     "session.output_transcript.delta": LiveConversationLog._said,
+    "session.instructions.appended": LiveConversationLog._appended,
     "session.delegation.created": LiveConversationLog._delegation,
     "response.event": LiveConversationLog._response_event,
     "session.usage.updated": LiveConversationLog._usage,

@@ -34,6 +34,7 @@ from realtime.proxy import (
     MessageRate,
     client_address,
     ending,
+    frame_too_large,
     query_value,
 )
 from realtime.recorder import ConversationLog
@@ -161,6 +162,22 @@ class ProxySession:
         self.error_code = how.error_code
         self.client_close = (how.close_code, how.reason)
         return True
+
+    def note_client_frame(self, size: int, now: float) -> Ending | None:
+        """Count a client's frame of ``size`` bytes, taken at loop time ``now``; the ending
+        it calls for (too large, too many a second), if any."""
+        self.last_client_frame = now
+        self.frames_from_client += 1
+        self.bytes_from_client += size
+        conf = self.conf
+        if size > conf.proxy_max_frame_bytes:
+            return frame_too_large(conf.proxy_max_frame_bytes, size)
+        if not self.rate.take(now):
+            return ending(
+                "message_rate_exceeded",
+                f"More than {conf.proxy_max_messages_per_second} messages per second.",
+            )
+        return None
 
     def overdue(self, now: float) -> Ending | None:
         """Return the ending due at ``now``: the session is too long, or the client has been

@@ -15,7 +15,6 @@ its work, so there is no turn to wait for.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -57,25 +56,12 @@ def for_session(
 
 
 class LiveToolCalls(ServerToolCalls):
-    """The server tools one Live session's backend may call, and the calls under way."""
+    """The server tools one Live session's backend may call, and the calls under way.
 
-    def refusal(self, event: dict[str, Any]) -> dict[str, Any] | None:
-        """The ``error`` event refusing a client's ``response.item.create`` that answers a
-        call the server answers itself; None for any other event."""
-        if event.get("type") != "response.item.create":
-            return None
-        item = event.get("item")
-        if not isinstance(item, dict) or item.get("type") != "function_call_output":
-            return None
-        if not self.owns(item.get("call_id")):
-            return None
-        event_id = event.get("event_id")
-        return live_error_event(
-            "server_tool_call",
-            f"This server runs the tool of call {item['call_id']} and sends its output itself.",
-            client_event_id=event_id if isinstance(event_id, str) else None,
-            param="item.call_id",
-        )
+    ``refusal`` is ``ServerToolCalls``': a client's ``response.item.create`` carries its
+    ``function_call_output`` as Realtime's ``conversation.item.create`` does (the Live proxy
+    gives the refusal Live's error shape).
+    """
 
     def server_frame(self, text: str) -> None:
         event_type = leading_type(text)
@@ -114,24 +100,3 @@ class LiveToolCalls(ServerToolCalls):
         ask = {"type": "response.create", "event_id": f"event_server_tools_answer_{self._asks}"}
         task = asyncio.get_running_loop().create_task(self.send(orjson.dumps(ask).decode()))
         task.add_done_callback(report_send_failure)
-
-
-def live_error_event(
-    code: str,
-    message: str,
-    *,
-    client_event_id: str | None = None,
-    param: str | None = None,
-    error_type: str = "invalid_request_error",
-) -> dict[str, Any]:
-    """An ``error`` event in GPT-Live's shape: the correlation id is ``client_event_id``, at
-    the top and inside ``error`` (Realtime's is ``error.event_id``)."""
-    error: dict[str, Any] = {"type": error_type, "code": code, "message": message}
-    if param is not None:
-        error["param"] = param
-    event_id = f"event_proxy_{secrets.token_hex(8)}"
-    event: dict[str, Any] = {"type": "error", "event_id": event_id, "error": error}
-    if client_event_id is not None:
-        error["client_event_id"] = client_event_id
-        event["client_event_id"] = client_event_id
-    return event

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from realtime import upstream_live
+from realtime.live_consumer import live_error
 from realtime.live_recorder import LiveConversationLog
 from realtime.recorder import Entry
 from realtime.tools import live_calls
@@ -94,7 +95,7 @@ async def test_a_backend_call_of_a_server_tool_is_run_and_answered(settings, emu
     assert [(run.name, run.text, run.status) for run in runs] == [("add_numbers", "0", "completed")]
 
 
-def test_a_clients_output_for_a_call_the_server_runs_is_refused_in_lives_shape():
+def test_a_clients_output_for_a_call_the_server_runs_is_refused():
     calls = live_calls.LiveToolCalls(
         {}, None, transport="websocket", user_id=None, client_ip=None, timeout=1
     )
@@ -104,11 +105,9 @@ def test_a_clients_output_for_a_call_the_server_runs_is_refused_in_lives_shape()
         "event_id": "c9",
         "item": {"type": "function_call_output", "call_id": "call_1", "output": "{}"},
     }
-    refusal = calls.refusal(event)
+    refusal = live_error(calls.refusal(event))
     assert refusal["type"] == "error"
     assert refusal["client_event_id"] == refusal["error"]["client_event_id"] == "c9"
-    assert (refusal["error"]["code"], refusal["error"]["param"]) == (
-        "server_tool_call",
-        "item.call_id",
-    )
+    error = refusal["error"]
+    assert (error["code"], error["param"]) == ("server_tool_call", "item.call_id")
     assert calls.refusal({**event, "item": {**event["item"], "call_id": "call_2"}}) is None

@@ -248,6 +248,31 @@ def test_words_the_user_typed_are_a_typed_entry_and_their_answer_a_turn(recorded
     assert recorded.log.totals.turns == 1
 
 
+def test_a_sideband_hears_typed_words_only_as_appended_and_records_a_typed_turn(recorded):
+    recorded.server(*said("Hello.", 0, 500))
+    recorded.server(event("session.instructions.appended", start_ms=600, end_ms=600))
+    recorded.server(*said("Until nine.", 700, 800))
+    recorded.server(closed())
+
+    assert kinds_and_texts(recorded) == [
+        (EntryKind.ASSISTANT, "Hello."),
+        (EntryKind.USER_TEXT, ""),
+        (EntryKind.ASSISTANT, "Until nine."),
+    ]
+    assert recorded.log.totals.turns == 1
+
+
+def test_the_echo_of_words_relayed_through_the_proxy_is_not_a_second_typed_turn(recorded):
+    typed = 'The user typed: "Hi"'
+    recorded.client(
+        {"type": "session.instructions.append", "content": typed, "delegation_id": None}
+    )
+    recorded.server(event("session.instructions.appended", start_ms=0, end_ms=0))
+    recorded.server(closed())
+
+    assert kinds_and_texts(recorded) == [(EntryKind.USER_TEXT, "Hi")]
+
+
 def test_an_utterance_is_complete_only_when_the_other_side_speaks(recorded):
     recorded.server(*heard("What time is it?", 200, 1400))
     nothing_yet = list(recorded.records)
