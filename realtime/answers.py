@@ -21,20 +21,38 @@ from realtime.keys import redact, redact_values
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-def error_body(code: str, message: str | None = None) -> dict[str, Any]:
+def error_body(
+    code: str, message: str | None = None, *, param: str | None = None, openai: bool = False
+) -> dict[str, Any]:
     """Return our error object; a message may quote the request (a content type, a key
-    it sent), so anything key-shaped in it is masked."""
+    it sent), so anything key-shaped in it is masked.
+
+    ``openai``: in OpenAI's envelope (``type``, ``code``, ``message``, ``param``, then our
+    hint), for the endpoints an OpenAI SDK calls: it raises its errors from these fields.
+    Elsewhere ``param`` is added only when given.
+    """
     found = problem(code)
-    return {
-        "error": {"code": code, "message": redact(message or found.message), "hint": found.hint}
-    }
+    error: dict[str, Any] = {"code": code, "message": redact(message or found.message)}
+    if openai:
+        error = {"type": found.error_type, **error, "param": param}
+    elif param is not None:
+        error["param"] = param
+    error["hint"] = found.hint
+    return {"error": error}
 
 
 def error_response(
-    code: str, message: str | None = None, *, headers: dict[str, str] | None = None
+    code: str,
+    message: str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    param: str | None = None,
+    openai: bool = False,
 ) -> JsonResponse:
-    """Return our JSON error answer: ``{"error": {"code", "message", "hint"}}``."""
-    return JsonResponse(error_body(code, message), status=problem(code).status, headers=headers)
+    """Return our JSON error answer: ``{"error": {"code", "message", "hint"}}`` (see
+    ``error_body`` for ``param`` and ``openai``)."""
+    body = error_body(code, message, param=param, openai=openai)
+    return JsonResponse(body, status=problem(code).status, headers=headers)
 
 
 @dataclass(frozen=True)
@@ -55,9 +73,12 @@ class FailureAnswer:
         return JsonResponse(self.body, status=self.status, headers={**NO_STORE, **self.headers})
 
 
-def answer_upstream_failure(error: upstream.UpstreamError, *, ephemeral: bool) -> FailureAnswer:
+def answer_upstream_failure(
+    error: upstream.UpstreamError, *, ephemeral: bool, openai: bool = False
+) -> FailureAnswer:
     """Pass an upstream 4xx through with OpenAI's body and our hint; answer 5xx, a broken
-    answer or no connection with 502, a timeout with 504."""
+    answer or no connection with 502, a timeout with 504 (``openai``: in OpenAI's envelope,
+    see ``error_body``)."""
     code = error.error_code
     if isinstance(error, upstream.UpstreamHTTPError) and error.refused:
         # Redacted: OpenAI masks keys in its messages, but nothing key-shaped leaves here.
@@ -79,7 +100,7 @@ def answer_upstream_failure(error: upstream.UpstreamError, *, ephemeral: bool) -
             headers=headers,
         )
     message = failure_message(error)
-    body = error_body(code, message)
+    body = error_body(code, message, openai=openai)
     status = problem(code).status
     assert status is not None  # every upstream_* code an HTTP answer uses has one
     return FailureAnswer(

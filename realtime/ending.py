@@ -10,7 +10,8 @@ the session hears it, wherever the admin request landed. That process ends the s
 it ends any other: a proxied client gets an ``error`` event ``ended_by_staff`` and a 4410
 close; a call's sideband stops first (so its record's end is ours), then the call is hung
 up at OpenAI. A call no sideband answers for (none watches it, or its process is gone) is
-hung up by the admin's process itself.
+hung up by the admin's process itself. A GPT-Live session's row (``api`` live) is hung up as
+Live's are (``realtime.upstream_live``), a Realtime call's as Realtime's.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from dataclasses import dataclass, field
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
-from realtime import tasks, upstream
+from realtime import tasks, upstream, upstream_live
 from realtime.conf import get_settings
 from realtime.db import database_round
 from realtime.diagnostics import Exchange, record
-from realtime.models import ExchangeKind, RealtimeSession, Source, Transport
+from realtime.models import Api, ExchangeKind, RealtimeSession, Source, Transport
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,11 @@ END_MESSAGE = "realtime.end_session"  # heard by ProcessChannel
 END_REASON = "ended_by_staff"
 # How long the action waits for the processes that hold the sessions to end them.
 ANSWER_TIMEOUT = 5.0
+# How each API's calls are hung up at OpenAI, by id (rtc_… or live_…); OpenAI's status.
+HANG_UPS: dict[str, Callable[[str], Awaitable[int]]] = {
+    Api.REALTIME: upstream.hang_up_call,
+    Api.LIVE: upstream_live.hang_up_live_session,
+}
 
 
 def session_group(session_id: int) -> str:
@@ -47,27 +53,34 @@ def end_message(session_id: int) -> dict[str, object]:
     return {"type": END_MESSAGE, "session_id": session_id}
 
 
-async def hang_up(call_id: str, session_id: int | None) -> bool:
-    """Hang a call up at OpenAI with the server key, and record the exchange; whether the
-    call is over (hung up now, or over already)."""
+async def hang_up(call_id: str, session_id: int | None, *, api: str = Api.REALTIME) -> bool:
+    """Hang a call of ``api`` up at OpenAI with the server key, and record the exchange;
+    whether the call is over (hung up now, or over already)."""
+    exchange = await hang_up_at_openai(call_id, session_id, api=api)
+    await record(exchange)
+    return not exchange.error_code
+
+
+async def hang_up_at_openai(call_id: str, session_id: int | None, *, api: str) -> Exchange:
+    """Hang a call of ``api`` up at OpenAI with the server key; the exchange, to record."""
     exchange = Exchange(
         kind=ExchangeKind.HANGUP,
         source=Source.ADMIN,
         transport=Transport.WEBRTC,
+        api=api,
         call_id=call_id,
         session_id=session_id,
     )
     started = time.perf_counter()
     try:
-        exchange.upstream_status = await upstream.hang_up_call(call_id)
+        exchange.upstream_status = await HANG_UPS[api](call_id)
     except upstream.UpstreamError as error:
         if error.status != 404:  # a 404: the call was over already
             exchange.note_failure(error)
         else:
             exchange.upstream_status = 404
     exchange.upstream_ms = exchange.total_ms = (time.perf_counter() - started) * 1000
-    await record(exchange)
-    return not exchange.error_code
+    return exchange
 
 
 async def _join(channel: str, session_id: int | None) -> None:
@@ -159,10 +172,10 @@ async def end_sessions(session_ids: list[int]) -> EndReport:
     still_live = await _wait_for_ends(list(live), ANSWER_TIMEOUT if layer is not None else 0)
     report.ended = [pk for pk in live if pk not in still_live]
     for session_id in still_live:
-        call_id = live[session_id]
+        call_id, api = live[session_id]
         if call_id and get_settings().openai_api_key:
             # Nobody here or elsewhere watches the call: hang it up from here.
-            if await hang_up(call_id, session_id):
+            if await hang_up(call_id, session_id, api=api):
                 await _end_row(session_id)
                 report.hung_up_here.append(session_id)
             else:
@@ -173,10 +186,10 @@ async def end_sessions(session_ids: list[int]) -> EndReport:
 
 
 @database_round
-def _live_sessions(session_ids: list[int]) -> dict[int, str]:
-    """The sessions among ``session_ids`` that have not ended: each one's call id."""
+def _live_sessions(session_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """The sessions among ``session_ids`` that have not ended: each one's call id and API."""
     rows = RealtimeSession.objects.filter(pk__in=session_ids, ended_at__isnull=True)
-    return dict(rows.values_list("pk", "call_id"))
+    return {pk: (call_id, api) for pk, call_id, api in rows.values_list("pk", "call_id", "api")}
 
 
 async def _wait_for_ends(session_ids: list[int], seconds: float) -> set[int]:

@@ -15,6 +15,12 @@ conversation's totals.
 
 ``realtime.sidebands`` keeps this process's sidebands, one per call; across processes a
 call has one sideband, whose holder keeps the call's lease (``realtime.sideband_leases``).
+
+What is Realtime's here is overridable, for GPT-Live's ``realtime.live_sideband``: how it
+attaches (``_open``), the log it keeps (``log_class``), the tool calls it answers
+(``tools_for``), where a taken-over record resumes (``_resume``), what an end upstream is
+called (``_ended_upstream``), and how a hangup goes (``hang_up``; staff ending hangs up by
+the row's ``api``).
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
 from websockets.exceptions import ConnectionClosed
 
@@ -40,8 +47,9 @@ from realtime import (
     upstream,
 )
 from realtime.conf import get_settings
-from realtime.diagnostics import end_session, note_carrier
-from realtime.recorder import ConversationLog
+from realtime.diagnostics import end_session, note_carrier, record
+from realtime.models import Api
+from realtime.recorder import ConversationLog, RecordKeeper
 from realtime.tools import calls as tool_calls
 
 logger = logging.getLogger(__name__)
@@ -50,30 +58,35 @@ REATTACH_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0)  # seconds before each attach after
 STOP_TIMEOUT = 5.0  # seconds a stop waits for the sideband's record before giving up
 # Closes that mean the link broke, not that OpenAI ended or refused the sideband.
 DROPPED = frozenset({1001, 1006, 1011, 1012, 1013, 1014})
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class WatchedCall:
     """A relayed WebRTC call, and the session row its record belongs to."""
 
-    call_id: str
+    call_id: str  # a Live session's id for a Live call
     session_id: int
     model: str
     user_id: int | None = None  # who made the call: a server tool's context
     client_ip: str | None = None
     adopted: bool = False  # taken over from a process that lost it (its lease is ours)
+    api: str = Api.REALTIME  # which API's sideband it takes (realtime.sidebands)
 
 
 class Sideband:
     """One call's sideband: attach, hear, reattach after drops, end the record once."""
 
     transport = "webrtc"  # as live sessions are counted (realtime.metrics)
+    api: ClassVar[str] = Api.REALTIME  # how staff ending hangs the call up (realtime.ending)
+    log_class: ClassVar[type[RecordKeeper]] = ConversationLog
+    tools_for = staticmethod(tool_calls.for_session)  # the session's server tool calls
 
     def __init__(self, call: WatchedCall, on_end: Callable[[Sideband], None]) -> None:
         conf = get_settings()
         self.call = call
         self.conf = conf
-        self.log = ConversationLog(
+        self.log: Any = self.log_class(
             call.session_id,
             call.model,
             record_writer.put if conf.record_conversations else _unrecorded,
@@ -98,25 +111,41 @@ class Sideband:
     def start(self) -> None:
         self.task = tasks.detached(self._run())
 
-    async def stop(self, reason: str) -> None:
-        """End the sideband with ``reason`` and wait until its record is written."""
+    async def stop(self, reason: str, *, hear_out: float = 0.0) -> None:
+        """End the sideband with ``reason`` and wait until its record is written.
+
+        ``hear_out``: first, for up to that many seconds, let the sideband hear the call to
+        its end, as OpenAI closes it (a hung up Live session's last event has its usage).
+        """
         if not self.end_reason:
             self.end_reason = reason
-        if self.socket is not None:
-            await self.socket.close()
         task = self.task
         # Another loop's task (a loop that has ended) cannot be waited for from this one.
         if (
-            task is not None
-            and task is not asyncio.current_task()
-            and task.get_loop() is asyncio.get_running_loop()
+            task is None
+            or task is asyncio.current_task()
+            or task.get_loop() is not asyncio.get_running_loop()
         ):
+            task = None
+        if task is not None and hear_out > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(hear_out):
+                    await asyncio.shield(task)
+        if self.socket is not None:
+            await self.socket.close()
+        if task is not None:
             try:
                 async with asyncio.timeout(STOP_TIMEOUT):
                     await asyncio.shield(task)
             except TimeoutError:
                 logger.error("the sideband of call %s did not stop; cancelled", self.call.call_id)
                 task.cancel()
+
+    async def hang_up(self, reason: str, hang_up: Callable[[], Awaitable[T]]) -> T:
+        """Hang the call up with ``hang_up``, the record's end being ``reason``: stopped
+        first, so that the end is ours rather than the close the hangup brings."""
+        await self.stop(reason)
+        return await hang_up()
 
     async def drain(self, grace: float) -> None:
         async with asyncio.timeout(grace + drain.FINISH_ALLOWANCE):
@@ -152,12 +181,11 @@ class Sideband:
             # over (realtime.sideband_leases), or the sweep ends it.
             await note_carrier(self.call.session_id, sweep.current())
             if self.call.adopted:
-                totals, items = await sideband_leases.recorded_so_far(self.call.session_id)
-                self.log.resume(totals, items)
+                await self._resume()
                 self._note("taken over", f"by {self.holder}")
             await ending.process_channel.join(self.call.session_id, self.end_for_staff)
             # The tools of the session's agent as it started (the ek_ flow's, its mint's).
-            self.tools = tool_calls.for_session(
+            self.tools = self.tools_for(
                 await agents.server_tools_of_session(self.call.session_id),
                 self._send,
                 transport="webrtc",
@@ -184,6 +212,19 @@ class Sideband:
                     await self.socket.close()
             await self._finish()
 
+    async def _resume(self) -> None:
+        """Go on from the record the call's previous holder wrote."""
+        totals, items = await sideband_leases.recorded_so_far(self.call.session_id)
+        self.log.resume(totals, items)
+
+    async def _open(self) -> upstream.RelaySocket:
+        """Attach to the call (``wss://…/realtime?call_id=…``, the server key)."""
+        return await upstream.open_socket(call_id=self.call.call_id)
+
+    def _ended_upstream(self, close_reason: str) -> str:
+        """The end reason of a call OpenAI ended, closing the sideband normally."""
+        return close_reason or "call_ended"
+
     async def _lease(self) -> bool:
         """Take the call's lease, unless an adopter took it for us; whether it is ours."""
         if self.call.adopted:
@@ -206,7 +247,7 @@ class Sideband:
         drops = 0
         while not self.end_reason:
             try:
-                self.socket = await upstream.open_socket(call_id=self.call.call_id)
+                self.socket = await self._open()
             except upstream.UpstreamError as error:
                 if error.status == 404:  # the call is over (or never was, for OpenAI)
                     self._note("not attached", "the call had ended")
@@ -254,7 +295,7 @@ class Sideband:
         if self.end_reason:
             return None
         if code == 1000:  # OpenAI closes the sideband as the call ends
-            self.end_reason = reason or "call_ended"
+            self.end_reason = self._ended_upstream(reason)
             return None
         if code is not None and code not in DROPPED:  # refused, after its error event
             self.end_reason = reason[:64] or "upstream_closed"
@@ -275,10 +316,14 @@ class Sideband:
         return not self.end_reason
 
     async def end_for_staff(self) -> None:
-        """Staff ended the call from the admin (realtime.ending): stop first, so that the
-        record's end is theirs rather than the close the hangup brings, then hang up."""
-        await self.stop(ending.END_REASON)
-        await ending.hang_up(self.call.call_id, self.call.session_id)
+        """Staff ended the call from the admin (realtime.ending): hang up, the record's end
+        being theirs rather than the close the hangup brings; the hangup's exchange is
+        recorded once the sideband's record is written (a row at a time)."""
+        exchange = await self.hang_up(
+            ending.END_REASON,
+            lambda: ending.hang_up_at_openai(self.call.call_id, self.call.session_id, api=self.api),
+        )
+        await record(exchange)
 
     async def _finish(self) -> None:
         try:
@@ -289,12 +334,14 @@ class Sideband:
                 self._note("handed over", f"by {self.holder}")
                 await record_writer.writer().flush()
                 return
+            # First: a Live log records then what was still being said, which is written.
+            totals = self.log.end_fields()
             await record_writer.writer().flush()
             await end_session(
                 self.call.session_id,
                 keep_end=True,  # a hangup relayed by another process may have ended it
                 end_reason=self.end_reason or "call_ended",
-                **self.log.end_fields(),
+                **totals,
             )
         finally:
             with contextlib.suppress(Exception):  # it lapses anyway

@@ -144,7 +144,8 @@ def recorded_so_far(session_id: int) -> tuple[SessionTotals, set[str]]:
 
 @database_round
 def _open_calls(since_seconds: int) -> list[dict[str, Any]]:
-    """WebRTC calls whose rows are open, started within OpenAI's session limit."""
+    """WebRTC calls (Realtime or Live: ``api``) whose rows are open, started within
+    OpenAI's session limit."""
     started_after = timezone.now() - timedelta(seconds=since_seconds)
     rows = (
         RealtimeSession.objects.filter(
@@ -153,7 +154,7 @@ def _open_calls(since_seconds: int) -> list[dict[str, Any]]:
         .exclude(call_id="")
         .order_by("started_at")
     )
-    return list(rows.values("id", "call_id", "model", "user_id", "client_ip"))
+    return list(rows.values("id", "call_id", "model", "user_id", "client_ip", "api"))
 
 
 class Adopter:

@@ -5,23 +5,30 @@ sideband as a task of this process, registered with ``realtime.drain`` so that a
 server drains them. Across processes a call has one sideband, whose holder keeps the call's
 lease (``realtime.sideband_leases``): a killed holder's calls are taken over by another
 process, and a draining one hands them over when the cache is shared (Redis), else ends
-their records cleanly.
+their records cleanly. A GPT-Live session relayed over WebRTC has a sideband too
+(``realtime.live_sideband``), kept the same way: the row's ``api`` says which kind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest
 
 from realtime import drain, sideband_leases
 from realtime.diagnostics import Exchange
+from realtime.live_sideband import LiveSideband
+from realtime.models import Api
 from realtime.sideband import Sideband, WatchedCall
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+# Each API's sideband, by the api of the call's row.
+SIDEBAND_CLASSES: dict[str, type[Sideband]] = {Api.REALTIME: Sideband, Api.LIVE: LiveSideband}
 
 
 class Sidebands(Protocol):
@@ -31,6 +38,10 @@ class Sidebands(Protocol):
     async def stop(self, call_id: str, reason: str) -> bool:
         """End the call's sideband, recording ``reason`` (``hangup``); False if no sideband
         of this process watches the call."""
+
+    async def hang_up(self, call_id: str, reason: str, hang_up: Callable[[], Awaitable[T]]) -> T:
+        """Hang the call up with ``hang_up`` (its result), its sideband's end being
+        ``reason`` (``hangup``) rather than the close the hangup brings."""
 
     async def stop_all(self, reason: str) -> None:
         """End every sideband, recording ``reason``."""
@@ -45,7 +56,7 @@ class LocalSidebands:
     def watch(self, call: WatchedCall) -> None:
         if call.call_id in self.by_call:
             return
-        sideband = Sideband(call, self._ended)
+        sideband = SIDEBAND_CLASSES[call.api](call, self._ended)
         if not drain.live.hold(sideband):
             # The server is stopping: another process takes the call, or its row says why
             # it is not recorded past its answer.
@@ -66,6 +77,7 @@ class LocalSidebands:
                 user_id=call["user_id"],
                 client_ip=call["client_ip"],
                 adopted=True,
+                api=call["api"],
             )
         )
 
@@ -80,6 +92,12 @@ class LocalSidebands:
             return False
         await sideband.stop(reason)
         return True
+
+    async def hang_up(self, call_id: str, reason: str, hang_up: Callable[[], Awaitable[T]]) -> T:
+        sideband = self.by_call.get(call_id)
+        if sideband is None:
+            return await hang_up()
+        return await sideband.hang_up(reason, hang_up)
 
     async def stop_all(self, reason: str) -> None:
         """End every sideband of this event loop (a loop that has ended took its own along)."""
@@ -120,6 +138,7 @@ def watch_relayed_call(request: HttpRequest, exchange: Exchange) -> None:
             exchange.model,
             user_id=exchange.user_id,
             client_ip=exchange.client_ip,
+            api=exchange.api,
         )
     )
 

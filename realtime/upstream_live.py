@@ -26,8 +26,10 @@ from realtime.upstream import (
     socket_url,
 )
 
-# The shape of a session id in captured traffic: "live_" and 1 to 128 URL-safe characters.
-LIVE_SESSION_ID = re.compile(r"live_[A-Za-z0-9_-]{1,128}")
+# The shape of a session id in captured traffic: "live_" and URL-safe characters (1 to 128
+# of them in OpenAI's spec; ids seen are 21). At most 95 are taken, so that an id fits the
+# 100 characters of the rows' call id column, where the relay keeps it.
+LIVE_SESSION_ID = re.compile(r"live_[A-Za-z0-9_-]{1,95}")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class LiveSessionAnswer:
     sdp: str
     status: int
     response_bytes: int
+    payload: dict[str, Any]  # the whole answer, which an SDK-compatible relay passes on
 
 
 async def create_live_session(session_config: dict[str, Any], offer_sdp: str) -> LiveSessionAnswer:
@@ -74,6 +77,7 @@ async def create_live_session(session_config: dict[str, Any], offer_sdp: str) ->
         sdp=sdp,
         status=response.status_code,
         response_bytes=len(response.content),
+        payload=payload,
     )
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from realtime import health, metrics, pages, views
+from realtime import health, live_rest, live_views, metrics, pages, views
 
 app_name = "realtime"
 
@@ -14,4 +14,8 @@ urlpatterns = [
     path("api/realtime/client-secret", views.client_secret, name="client_secret"),
     path("api/realtime/handshake", views.handshake, name="handshake"),
     path("api/realtime/hangup", views.hangup, name="hangup"),
+    path("api/live/handshake", live_views.handshake, name="live_handshake"),
+    path("api/live/hangup", live_views.hangup, name="live_hangup"),
+    # OpenAI's own path, for the official SDKs' live.create with base_url="https://host/v1".
+    path("v1/live/sessions", live_rest.sessions, name="live_sessions"),
 ]

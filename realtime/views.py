@@ -33,7 +33,7 @@ from realtime.conf import MAX_BODY_BYTES, get_settings
 from realtime.csrf import csrf_failure
 from realtime.diagnostics import Exchange, end_hung_up_session, record
 from realtime.keys import fingerprint
-from realtime.models import ExchangeKind, Outcome, RealtimeSession, Source, Transport
+from realtime.models import Api, ExchangeKind, Outcome, RealtimeSession, Source, Transport
 from realtime.sidebands import sidebands, watch_relayed_call
 
 T = TypeVar("T")
@@ -41,6 +41,7 @@ ResponseT = TypeVar("ResponseT", bound=HttpResponse)
 Refusal = JsonResponse | None
 HeaderCheck = Callable[["RelayAttempt"], Awaitable[Refusal]]
 Handler = Callable[["RelayAttempt"], Awaitable[HttpResponse]]
+HangUp = Callable[[str], Awaitable[int]]  # an upstream hangup of a call or session by id
 View = Callable[[HttpRequest], Awaitable[HttpResponse]]
 # Keys a browser may send to the mint; the server decides everything else.
 MINT_PARAMETERS: frozenset[str] = frozenset({"transport", "agent"})
@@ -52,10 +53,16 @@ CALL_ID = re.compile(r"rtc_[A-Za-z0-9_-]{1,96}")
 
 @dataclass(frozen=True)
 class ApiEndpoint:
-    """What an API view records its requests as; ``api_endpoint`` marks each view with one."""
+    """What an API view records its requests as; ``api_endpoint`` marks each view with one.
+
+    ``openai_errors``: the endpoint stands in for one of OpenAI's (an SDK calls it), so its
+    errors come in OpenAI's envelope, which the SDKs read (``realtime.answers.error_body``).
+    """
 
     kind: ExchangeKind
     transport: str = ""
+    api: str = Api.REALTIME
+    openai_errors: bool = False
 
 
 class RelayAttempt:
@@ -67,19 +74,23 @@ class RelayAttempt:
 
     def __init__(self, request: HttpRequest, endpoint: ApiEndpoint) -> None:
         self.request = request
+        self.endpoint = endpoint
         self.started = time.perf_counter()
-        # An ek_ secret the request presented: the credential instead of the page's session.
+        # A credential the request presented instead of the page's session: an ek_ secret
+        # (forwarded as is), or one of this server's proxy tokens.
         self.bearer: str | None = None
         # The body as read by admit(): at most one byte past the limit.
         self.body = b""
         self.recorded = False
+        conf = get_settings()
         self.exchange = Exchange(
             kind=endpoint.kind,
             source=Source.WEB,
             client_ip=client_ip(request),
             user_agent=request.headers.get("User-Agent", ""),
             transport=endpoint.transport,
-            model=get_settings().model,
+            api=endpoint.api,
+            model=conf.live_model if endpoint.api == Api.LIVE else conf.model,
         )
         request.realtime_attempt = self
 
@@ -132,7 +143,7 @@ class RelayAttempt:
             profile = await agents.resolve(slug or None)
         except agents.UnknownAgent as unknown:
             return await self.refuse("unknown_agent", str(unknown))
-        self.exchange.model = profile.model
+        self.exchange.model = profile.live_model if self.endpoint.api == Api.LIVE else profile.model
         self.exchange.agent_id = profile.agent_id
         self.exchange.agent_revision_id = profile.revision_id
         return profile
@@ -146,17 +157,28 @@ class RelayAttempt:
         return await self.refuse("rate_limited", headers={"Retry-After": str(verdict.retry_after)})
 
     async def refuse(
-        self, code: str, message: str | None = None, headers: dict[str, str] | None = None
+        self,
+        code: str,
+        message: str | None = None,
+        headers: dict[str, str] | None = None,
+        *,
+        param: str | None = None,
     ) -> JsonResponse:
-        """Answer and record one of our own refusals."""
+        """Answer and record one of our own refusals (``param``: the field at fault)."""
         self.exchange.outcome = Outcome.REJECTED
         self.exchange.error_code = code
-        return await self.finish(error_response(code, message, headers=headers))
+        answer = error_response(
+            code, message, headers=headers, param=param, openai=self.endpoint.openai_errors
+        )
+        return await self.finish(answer)
 
     async def fail(self, error: upstream.UpstreamError, *, ephemeral: bool) -> JsonResponse:
         """Answer and record an upstream failure."""
         self.exchange.note_failure(error)
-        return await self.finish(answer_upstream_failure(error, ephemeral=ephemeral).response())
+        answer = answer_upstream_failure(
+            error, ephemeral=ephemeral, openai=self.endpoint.openai_errors
+        )
+        return await self.finish(answer.response())
 
     async def call_upstream(self, operation: Awaitable[T]) -> T:
         """Await an upstream operation, timing it."""
@@ -176,12 +198,17 @@ class RelayAttempt:
 
 
 def api_endpoint(
-    kind: ExchangeKind, *, transport: str = "", check_headers: HeaderCheck | None = None
+    kind: ExchangeKind,
+    *,
+    transport: str = "",
+    api: str = Api.REALTIME,
+    openai_errors: bool = False,
+    check_headers: HeaderCheck | None = None,
 ) -> Callable[[Handler], View]:
     """Make a view of an API endpoint's handler: the view makes the request's
     ``RelayAttempt`` and calls the handler with it once ``RelayAttempt.admit`` lets the
     request through. The view carries its ``ApiEndpoint`` as ``view.api_endpoint``."""
-    endpoint = ApiEndpoint(kind, transport)
+    endpoint = ApiEndpoint(kind, transport, api, openai_errors)
 
     def decorate(handler: Handler) -> View:
         @csrf_exempt  # checked in admit() so that refusals are JSON and recorded
@@ -204,7 +231,7 @@ def api_endpoint(
 @api_endpoint(ExchangeKind.CLIENT_SECRET)
 async def client_secret(attempt: RelayAttempt) -> HttpResponse:
     """Mint an ephemeral ``ek_`` secret for the browser; the server key never leaves."""
-    body = _json_object(attempt.body)
+    body = json_object(attempt.body)
     if body is None:
         return await attempt.refuse("invalid_json")
     if unknown := sorted(set(body) - MINT_PARAMETERS):
@@ -274,10 +301,16 @@ async def _check_offer_headers(attempt: RelayAttempt) -> Refusal:
             return await attempt.refuse("invalid_bearer")
         attempt.bearer = secret[1]
         attempt.exchange.secret_fingerprint = fingerprint(secret[1])
-    if request.content_type != "application/sdp":
+    return await check_sdp_offer(attempt)
+
+
+async def check_sdp_offer(attempt: RelayAttempt) -> Refusal:
+    """Check that the body is sent as an SDP offer."""
+    content_type = attempt.request.content_type
+    if content_type != "application/sdp":
         return await attempt.refuse(
             "unsupported_media_type",
-            f"The offer must be sent as application/sdp, not {request.content_type or 'nothing'}.",
+            f"The offer must be sent as application/sdp, not {content_type or 'nothing'}.",
         )
     return None
 
@@ -331,30 +364,42 @@ async def hangup(attempt: RelayAttempt) -> HttpResponse:
 
     The call id is the credential: only the page that started the call was given it.
     """
-    payload = _json_object(attempt.body)
+    payload = json_object(attempt.body)
     call_id = (payload or {}).get("call_id")
     if not isinstance(call_id, str) or not CALL_ID.fullmatch(call_id):
         return await attempt.refuse("invalid_call_id")
+    return await hang_up_relayed(attempt, call_id, upstream.hang_up_call)
+
+
+async def hang_up_relayed(attempt: RelayAttempt, call_id: str, hang_up: HangUp) -> HttpResponse:
+    """Hang up a call (or Live session) this server relayed, by its id, with ``hang_up``;
+    end its session row, also when OpenAI says it is over already (404)."""
     attempt.exchange.call_id = call_id
     session = await RealtimeSession.objects.filter(call_id=call_id).order_by("-id").afirst()
     attempt.exchange.session_id = session.pk if session else None
     if not get_settings().openai_api_key:
         return await attempt.refuse("server_not_configured")
-    # First, so that the sideband's end is ours, not the close that follows the hangup.
-    await sidebands().stop(call_id, "hangup")
+
+    async def hang_up_upstream() -> int:
+        try:
+            return await attempt.call_upstream(hang_up(call_id))
+        except upstream.UpstreamError as error:
+            if error.status != 404:
+                raise
+            return 404  # already over (the peer left first): the session still ends here
+
     try:
-        status = await attempt.call_upstream(upstream.hang_up_call(call_id))
+        # Around the hangup, so that the sideband's end is ours, not the close it brings.
+        status = await sidebands().hang_up(call_id, "hangup", hang_up_upstream)
     except upstream.UpstreamError as error:
-        if error.status != 404:
-            return await attempt.fail(error, ephemeral=False)
-        status = 404  # already over (the peer left first): the session still ends here
+        return await attempt.fail(error, ephemeral=False)
     attempt.exchange.upstream_status = status
     if session is not None:
         await end_hung_up_session(session.pk)
     return await attempt.finish(HttpResponse(status=204, headers=NO_STORE))
 
 
-def _json_object(body: bytes) -> dict[str, Any] | None:
+def json_object(body: bytes) -> dict[str, Any] | None:
     """Return a JSON body's object (an empty body is ``{}``), or None if it is not one."""
     if not body.strip():
         return {}
