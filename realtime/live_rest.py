@@ -29,10 +29,10 @@ from django.views.decorators.debug import sensitive_variables
 from realtime import tokens
 from realtime.answers import NO_STORE
 from realtime.conf import RealtimeSettings, get_settings
+from realtime.endpoints import Refusal, RelayAttempt, api_endpoint, json_object
 from realtime.live_views import answer_created, check_live_offered, create_session
 from realtime.models import Api, ExchangeKind, Transport
-from realtime.proxy import OPENAI_KEY_PREFIXES, _user_is_active
-from realtime.views import Refusal, RelayAttempt, api_endpoint, json_object
+from realtime.proxy import OPENAI_KEY_PREFIXES, user_is_active
 
 BODY_FIELDS = frozenset({"session", "transport"})
 # What a locked session's client may set: its own side of the session, nothing the model
@@ -69,7 +69,7 @@ async def _check_token(attempt: RelayAttempt) -> Refusal:
         token = tokens.verify(value)
     except tokens.InvalidProxyToken as invalid:
         return await attempt.refuse(invalid.code, str(invalid))
-    if token.user_id is not None and not await _user_is_active(token.user_id):
+    if token.user_id is not None and not await user_is_active(token.user_id):
         return await attempt.refuse("invalid_proxy_token", "The proxy token's user cannot sign in.")
     # Not kept as the exchange's secret fingerprint: that would file the session under
     # another one the token opened (a proxied WebSocket's), as an ek_ secret's mint.

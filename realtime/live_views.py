@@ -2,7 +2,7 @@
 
 GPT-Live has no ephemeral secrets, so the page never talks to OpenAI for a session: it posts
 its SDP offer here (``POST /api/live/handshake``, cookie, CSRF, the login rule and the rate
-limit as for the unified Realtime flow: ``realtime.views.api_endpoint``), and this server
+limit as for the unified Realtime flow: ``realtime.endpoints.api_endpoint``), and this server
 creates the session (``POST /live/sessions``, JSON, with the server key and the session the
 agent's profile asks for) and answers with OpenAI's SDP answer and the session's id
 (``X-Live-Session-Id: live_…``). The media then flows browser ⇄ OpenAI, and a sideband
@@ -20,17 +20,11 @@ from django.http import HttpResponse, JsonResponse
 from realtime import upstream, upstream_live
 from realtime.answers import NO_STORE
 from realtime.conf import get_settings
+from realtime.endpoints import Refusal, RelayAttempt, api_endpoint, json_object
 from realtime.models import Api, ExchangeKind, Transport
 from realtime.sidebands import watch_relayed_call
 from realtime.upstream_live import LIVE_SESSION_ID, LiveSessionAnswer
-from realtime.views import (
-    Refusal,
-    RelayAttempt,
-    api_endpoint,
-    check_sdp_offer,
-    hang_up_relayed,
-    json_object,
-)
+from realtime.views import check_sdp_offer, hang_up_relayed
 
 
 async def check_live_offered(attempt: RelayAttempt) -> Refusal:

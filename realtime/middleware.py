@@ -22,8 +22,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 
 from realtime.conf import MAX_BODY_BYTES
+from realtime.endpoints import ApiEndpoint, RelayAttempt
 from realtime.models import Outcome
-from realtime.views import ApiEndpoint, RelayAttempt
 
 ASGIApp = Any
 

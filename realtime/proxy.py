@@ -148,7 +148,7 @@ async def admit(scope: dict[str, Any], conf: RealtimeSettings, *, browser_path: 
             token = tokens.verify(credential.value)
         except tokens.InvalidProxyToken as invalid:
             raise ConnectionRefused(invalid.code, caller, str(invalid)) from None
-        if token.user_id is not None and not await _user_is_active(token.user_id):
+        if token.user_id is not None and not await user_is_active(token.user_id):
             raise ConnectionRefused(
                 "invalid_proxy_token", caller, "The proxy token's user cannot sign in."
             )
@@ -182,7 +182,7 @@ async def admit(scope: dict[str, Any], conf: RealtimeSettings, *, browser_path: 
 
 
 @database_round
-def _user_is_active(user_id: int) -> bool:
+def user_is_active(user_id: int) -> bool:
     return get_user_model().objects.filter(pk=user_id, is_active=True).exists()
 
 

@@ -3,7 +3,7 @@
 import pytest
 from django.test import RequestFactory
 
-from realtime.views import client_ip
+from realtime.endpoints import client_ip
 
 
 @pytest.mark.parametrize(
