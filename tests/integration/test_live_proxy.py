@@ -2,6 +2,7 @@
 through ``/v1/live/sessions`` under daphne, and the refusals, lock and upstream faults in
 this process (Channels' WebsocketCommunicator), where each test sets its own settings."""
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 
@@ -11,7 +12,8 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from openai import AsyncOpenAI
 
-from realtime import tokens
+from realtime import ending, tokens
+from realtime.errors import PROBLEMS
 from realtime.models import RealtimeSession, UpstreamExchange
 from realtime.routing import LIVE_PAGE_PATH, websocket_urlpatterns
 from tests.support.live import stream, transcript, types, until, utterance
@@ -358,3 +360,78 @@ async def test_openais_refusal_of_session_start_is_carried_through(live_settings
 
 def types_of(events: list[dict]) -> list[str]:
     return [event["type"] for event in events]
+
+
+# --- the Realtime proxy's rules, on the Live routes ------------------------------------------
+
+
+@in_process
+async def test_with_login_required_an_anonymous_page_is_refused(live_settings):
+    live_settings.REALTIME_REQUIRE_LOGIN = True
+    connection = WebsocketCommunicator(
+        application, LIVE_PAGE_PATH, headers=[(b"origin", b"http://testserver")]
+    )
+
+    error, close = await refused(connection)
+
+    assert (error["error"]["code"], close) == (
+        "login_required",
+        PROBLEMS["login_required"].close_code,
+    )
+    session = await RealtimeSession.objects.aget()
+    assert (session.api, session.error_code, session.user_id) == ("live", "login_required", None)
+
+
+@in_process
+async def test_open_sessions_per_user_are_limited_across_both_apis(live_settings):
+    live_settings.REALTIME_PROXY_MAX_SESSIONS_PER_USER = 1
+    token = tokens.issue(None, ttl=60).value
+    first = communicator(authorization=f"Bearer {token}")
+    await first.connect()
+    await first.send_json_to(START)
+    await receive_until(first, "session.started")
+
+    error, close = await refused(communicator(authorization=f"Bearer {token}"))
+    await first.disconnect()
+
+    assert (error["error"]["code"], close) == ("too_many_sessions", 4429)
+    assert "client_event_id" not in error  # Live's shape: no Realtime error.event_id
+    assert "event_id" not in error["error"]
+
+
+@in_process
+async def test_a_silent_live_client_is_closed_after_the_idle_timeout(live_settings):
+    live_settings.REALTIME_PROXY_IDLE_TIMEOUT = 0.5
+    connection = communicator()
+    await connection.connect()
+    await connection.send_json_to(START)
+    events = await receive_until(connection, "error")
+    close = await connection.receive_output(timeout=10)
+    await connection.disconnect()
+
+    assert events[-1]["error"]["code"] == "idle_timeout"
+    assert close["type"] == "websocket.close"
+    session = await RealtimeSession.objects.aget()
+    assert (session.api, session.end_reason) == ("live", "idle_timeout")
+
+
+@in_process
+async def test_staff_end_a_proxied_live_session(live_settings):
+    live_settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    connection = communicator()
+    await connection.connect()
+    await connection.send_json_to(START)
+    await receive_until(connection, "session.started")
+    row = await RealtimeSession.objects.aget()
+
+    # The row ends as the session winds up, once its client is gone: here, once this test
+    # answers the close.
+    ended = asyncio.ensure_future(ending.end_sessions([row.pk]))
+    events = await receive_until(connection, "error")
+    await connection.disconnect()
+    report = await ended
+
+    assert report.ended == [row.pk]
+    assert events[-1]["error"]["code"] == "ended_by_staff"
+    await row.arefresh_from_db()
+    assert (row.api, row.end_reason) == ("live", "ended_by_staff")
