@@ -17,6 +17,7 @@ import { WebRTCTransport } from "./webrtc.js";
 import { WebSocketTransport } from "./websocket.js";
 
 const CLOSE_WAIT_MS = 2000; // for session.closed after session.close
+const HANGUP_WAIT_MS = 3000; // for the server's hangup, before the peer closes anyway
 const OUTPUT = "live"; // Live's output is one continuous track: one item for the player
 
 // The session ended on the service's side (expired, content, …), not by the page's Stop.
@@ -31,6 +32,13 @@ export class LiveWebRTCTransport extends WebRTCTransport {
 
   // Connected once the service says the session started, not when the channel opens.
   opened() {}
+
+  // The peer goes once the hangup is answered (or after HANGUP_WAIT_MS): a peer that left
+  // first would end the session as the service's remote_hangup, not as the page's Stop.
+  release(channel, peer, hungUp) {
+    const wait = new Promise((resolve) => setTimeout(resolve, HANGUP_WAIT_MS));
+    Promise.race([hungUp, wait]).then(() => super.release(channel, peer));
+  }
 
   onEvent(event) {
     if (event.type === "session.started") this.handlers.connected();

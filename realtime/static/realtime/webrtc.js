@@ -97,19 +97,26 @@ export class WebRTCTransport {
 
   close() {
     this.closing = true;
-    this.channel?.close();
-    this.peer?.close();
-    // Tell the server the call is over: it hangs up with OpenAI and closes the session row.
-    if (this.callId) {
-      fetch(endpoint(this.config.hangupPath), {
-        method: "POST",
-        body: JSON.stringify({ [this.constructor.HANGUP_KEY]: this.callId }),
-        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-        credentials: "same-origin",
-        keepalive: true,
-      }).catch(() => {});
-    }
+    const { channel, peer } = this;
     this.peer = this.channel = null;
+    this.release(channel, peer, this.hangUp());
     this.callId = "";
+  }
+
+  // Tell the server the call is over: it hangs up with OpenAI and closes the session row.
+  hangUp() {
+    if (!this.callId) return Promise.resolve();
+    return fetch(endpoint(this.config.hangupPath), {
+      method: "POST",
+      body: JSON.stringify({ [this.constructor.HANGUP_KEY]: this.callId }),
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      credentials: "same-origin",
+      keepalive: true,
+    }).catch(() => {});
+  }
+
+  release(channel, peer) {
+    channel?.close();
+    peer?.close();
   }
 }
