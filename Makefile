@@ -78,12 +78,13 @@ test: deps $(VENV)/.installed-test tests/sdk-js/node_modules/.installed
 
 # The same suites on PostgreSQL: a throwaway cluster on loopback in a temporary folder
 # (tests/support/postgres.py), which every server the tests start records into.
-# The emulator's own tests (no database, no Django) run once, in `make test`: the suites'
-# second and third runs, on PostgreSQL and on Django 6, leave them out. The Django 6 run
-# leaves out the browser tests too: the page's modules and Chromium are the same on either
-# Django, and what its server does the integration tests cover there.
-AGAIN_ARGS := --ignore=tests/unit/emulator --ignore-glob='tests/integration/test_emulator_*'
-DJANGO6_ARGS := $(AGAIN_ARGS) --ignore=tests/browser
+# Two kinds of tests run once, in `make test`, and the suites' second and third runs (on
+# PostgreSQL and on Django 6) leave them out: the emulator's own tests (no database, no
+# Django), and the browser tests (the page's modules and Chromium are the same on either
+# database and either Django; the records and flows its server makes, the integration
+# tests cover on both).
+AGAIN_ARGS := --ignore=tests/unit/emulator --ignore-glob='tests/integration/test_emulator_*' \
+	--ignore=tests/browser
 test-postgres: DEPS_PACKAGES = $(TEST_PACKAGES)
 test-postgres: deps $(VENV)/.installed-test tests/sdk-js/node_modules/.installed
 	$(BIN)/python -m tests.support.postgres -- $(BIN)/pytest $(AGAIN_ARGS) $(PYTEST_ARGS)
@@ -131,7 +132,7 @@ PYTHON6 ?=
 test-django6: DEPS_PACKAGES = $(TEST_PACKAGES)
 test-django6: deps $(VENV6)/.installed-test tests/sdk-js/node_modules/.installed
 	$(VENV6)/bin/python -c 'import django; print("Django", django.get_version())'
-	$(VENV6)/bin/pytest $(DJANGO6_ARGS) $(PYTEST_ARGS)
+	$(VENV6)/bin/pytest $(AGAIN_ARGS) $(PYTEST_ARGS)
 	$(VENV6)/bin/pytest --ds=tests.project.settings tests/project $(PYTEST_ARGS)
 
 $(VENV6)/.installed-test: pyproject.toml
