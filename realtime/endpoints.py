@@ -215,6 +215,17 @@ def api_endpoint(
     return decorate
 
 
+async def check_media_type(attempt: RelayAttempt, media_type: str, what: str) -> Refusal:
+    """Refuse a body not sent as ``media_type`` (``what`` names it in the message)."""
+    content_type = attempt.request.content_type
+    if content_type != media_type:
+        return await attempt.refuse(
+            "unsupported_media_type",
+            f"{what} must be sent as {media_type}, not {content_type or 'nothing'}.",
+        )
+    return None
+
+
 def json_object(body: bytes) -> dict[str, Any] | None:
     """Return a JSON body's object (an empty body is ``{}``), or None if it is not one."""
     if not body.strip():

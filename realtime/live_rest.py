@@ -29,7 +29,13 @@ from django.views.decorators.debug import sensitive_variables
 from realtime import tokens
 from realtime.answers import NO_STORE
 from realtime.conf import RealtimeSettings, get_settings
-from realtime.endpoints import Refusal, RelayAttempt, api_endpoint, json_object
+from realtime.endpoints import (
+    Refusal,
+    RelayAttempt,
+    api_endpoint,
+    check_media_type,
+    json_object,
+)
 from realtime.live_views import answer_created, check_live_offered, create_session
 from realtime.models import Api, ExchangeKind, Transport
 from realtime.proxy import OPENAI_KEY_PREFIXES, user_is_active
@@ -77,13 +83,7 @@ async def _check_token(attempt: RelayAttempt) -> Refusal:
     attempt.exchange.user_id = token.user_id
     if get_settings().require_login and token.user_id is None:
         return await attempt.refuse("login_required")
-    content_type = attempt.request.content_type
-    if content_type != "application/json":
-        return await attempt.refuse(
-            "unsupported_media_type",
-            f"The body must be sent as application/json, not {content_type or 'nothing'}.",
-        )
-    return None
+    return await check_media_type(attempt, "application/json", "The body")
 
 
 @api_endpoint(

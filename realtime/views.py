@@ -20,7 +20,13 @@ from realtime import routing, tokens, upstream
 from realtime.answers import NO_STORE
 from realtime.conf import get_settings
 from realtime.diagnostics import end_hung_up_session
-from realtime.endpoints import Refusal, RelayAttempt, api_endpoint, json_object
+from realtime.endpoints import (
+    Refusal,
+    RelayAttempt,
+    api_endpoint,
+    check_media_type,
+    json_object,
+)
 from realtime.keys import fingerprint
 from realtime.models import ExchangeKind, RealtimeSession, Transport
 from realtime.sidebands import sidebands, watch_relayed_call
@@ -112,13 +118,7 @@ async def _check_offer_headers(attempt: RelayAttempt) -> Refusal:
 
 async def check_sdp_offer(attempt: RelayAttempt) -> Refusal:
     """Check that the body is sent as an SDP offer."""
-    content_type = attempt.request.content_type
-    if content_type != "application/sdp":
-        return await attempt.refuse(
-            "unsupported_media_type",
-            f"The offer must be sent as application/sdp, not {content_type or 'nothing'}.",
-        )
-    return None
+    return await check_media_type(attempt, "application/sdp", "The offer")
 
 
 # A bearer secret needs no CSRF; cookie requests are checked like every API endpoint's.

@@ -66,6 +66,9 @@ def for_session(
 class ServerToolCalls:
     """The server tools one session may call, and the calls under way."""
 
+    heard = HEARD  # the server events that matter here
+    answer_type = "conversation.item.create"  # the client event that carries an output
+
     def __init__(
         self,
         tools: Mapping[str, ServerTool],
@@ -117,7 +120,7 @@ class ServerToolCalls:
     def server_frame(self, text: str) -> None:
         """Note one of OpenAI's frames as relayed (parsed only if it matters here)."""
         event_type = leading_type(text)
-        if event_type is not None and event_type not in HEARD:
+        if event_type is not None and event_type not in self.heard:
             return
         try:
             event = orjson.loads(text)
@@ -185,7 +188,7 @@ class ServerToolCalls:
 
     async def _answer(self, call_id: str, result: ToolResult) -> None:
         item = {"type": "function_call_output", "call_id": call_id, "output": result.output}
-        event = {"type": "conversation.item.create", "item": item}
+        event = {"type": self.answer_type, "item": item}
         await self.send(orjson.dumps(event).decode())
         if self.log is not None:
             self.log.client_event(event)  # the answer to it is timed from here

@@ -22,10 +22,8 @@ import orjson
 
 from realtime.conf import get_settings
 from realtime.live_recorder import LiveConversationLog
-from realtime.recorder import leading_type
 from realtime.tools.calls import Send, ServerToolCalls, report_send_failure
 from realtime.tools.registry import ServerTool
-from realtime.tools.runner import ToolResult
 
 # The Live frames the calls depend on; every other frame passes at a glance.
 HEARD = frozenset({"response.event"})
@@ -63,16 +61,8 @@ class LiveToolCalls(ServerToolCalls):
     gives the refusal Live's error shape).
     """
 
-    def server_frame(self, text: str) -> None:
-        event_type = leading_type(text)
-        if event_type is not None and event_type not in HEARD:
-            return
-        try:
-            event = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            return
-        if isinstance(event, dict):
-            self.server_event(event)
+    heard = HEARD
+    answer_type = "response.item.create"
 
     def server_event(self, event: dict[str, Any]) -> None:
         if event.get("type") != "response.event":
@@ -83,13 +73,6 @@ class LiveToolCalls(ServerToolCalls):
         item = inner.get("item")
         if isinstance(item, dict) and item.get("type") == "function_call":
             self._start(item.get("call_id"), item.get("name"), item.get("arguments"))
-
-    async def _answer(self, call_id: str, result: ToolResult) -> None:
-        item = {"type": "function_call_output", "call_id": call_id, "output": result.output}
-        event = {"type": "response.item.create", "item": item}
-        # Its record is the run's own entry (ServerToolCalls._run): not a client's output.
-        await self.send(orjson.dumps(event).decode())
-        self.answer_pending = True
 
     def _answer_if_ready(self) -> None:
         # One response.create for every output sent, after the last running tool.
