@@ -142,6 +142,13 @@ def test_a_ttl_out_of_range_is_refused_before_any_request(emulator):
     assert emulator.requests() == []
 
 
+def test_a_gpt_live_model_is_refused_before_any_request_with_the_proxy_named(emulator):
+    with pytest.raises(CommandError, match=r"GPT-Live has no client secrets.*--proxy"):
+        mint_secret("--model", "gpt-live-1.1")
+
+    assert emulator.requests() == []
+
+
 def test_missing_key_exits_1_with_a_hint_and_leaves_a_row(settings, emulator):
     settings.OPENAI_API_KEY = ""
 

@@ -17,7 +17,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from realtime import agents, retirements, tokens, upstream
+from realtime import agents, pricing, retirements, tokens, upstream
 from realtime.answers import answer_upstream_failure
 from realtime.conf import SECRET_TTL_RANGE, SETTING_NAMES, get_settings
 from realtime.diagnostics import Exchange, record_sync
@@ -64,6 +64,11 @@ class Command(BaseCommand):
             raise CommandError(f"--ttl must be {low}..{high} seconds, not {ttl}")
         if options["user"] and not options["proxy"]:
             raise CommandError("--user only applies to --proxy tokens")
+        if options["model"] and pricing.is_live_model(options["model"]) and not options["proxy"]:
+            raise CommandError(
+                f"{options['model']} is a GPT-Live model: GPT-Live has no client secrets. Mint "
+                "a --proxy token and use it with /v1/live/sessions on this server."
+            )
         try:
             profile = agents.resolve_sync(options["agent"])
         except agents.UnknownAgent as unknown:
