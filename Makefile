@@ -85,11 +85,13 @@ test: deps $(VENV)/.installed-test tests/sdk-js/node_modules/.installed
 # tests cover on both).
 AGAIN_ARGS := --ignore=tests/unit/emulator --ignore-glob='tests/integration/test_emulator_*' \
 	--ignore=tests/browser
+# Likewise the example nginx and systemd files' own checks (neither database nor Django).
+PROJECT_AGAIN_ARGS := --ignore=tests/project/test_deploy_files.py
 test-postgres: DEPS_PACKAGES = $(TEST_PACKAGES)
 test-postgres: deps $(VENV)/.installed-test tests/sdk-js/node_modules/.installed
 	$(BIN)/python -m tests.support.postgres -- $(BIN)/pytest $(AGAIN_ARGS) $(PYTEST_ARGS)
 	$(BIN)/python -m tests.support.postgres -- \
-		$(BIN)/pytest --ds=tests.project.settings tests/project $(PYTEST_ARGS)
+		$(BIN)/pytest --ds=tests.project.settings tests/project $(PROJECT_AGAIN_ARGS) $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
@@ -133,7 +135,8 @@ test-django6: DEPS_PACKAGES = $(TEST_PACKAGES)
 test-django6: deps $(VENV6)/.installed-test tests/sdk-js/node_modules/.installed
 	$(VENV6)/bin/python -c 'import django; print("Django", django.get_version())'
 	$(VENV6)/bin/pytest $(AGAIN_ARGS) $(PYTEST_ARGS)
-	$(VENV6)/bin/pytest --ds=tests.project.settings tests/project $(PYTEST_ARGS)
+	$(VENV6)/bin/pytest --ds=tests.project.settings tests/project $(PROJECT_AGAIN_ARGS) \
+		$(PYTEST_ARGS)
 
 $(VENV6)/.installed-test: pyproject.toml
 	@python6="$(PYTHON6)"; \
