@@ -6,7 +6,8 @@ its own moments:
 
 - ``session.start`` comes first, and once. The session it starts is the server's: the
   profile's ``live_session_config`` with the model this connection chose (``?model=``,
-  among the allowed Live models). The client adds its audio format, and nothing else.
+  among the allowed Live models). The client adds its audio format and its safety
+  identifier, and nothing else.
   Unlocked (``REALTIME_LOCK_SESSION`` off), its instructions, voice, input and delegation
   replace the profile's, and it may name another allowed Live model.
 - Locked, the server's instructions hold by every route Live has. A ``session.start``
@@ -58,8 +59,13 @@ LOCKED_START_FIELDS = (
     ("input",),
     ("audio", "output", "voice"),
 )
-# Every part of session.start a client may send: the locked ones and the audio format.
+# The parts of session.start that are the client's own, whatever the lock: its audio
+# format, and the identifier OpenAI's safety systems know its user by (the REST relay's
+# create takes it too, beside its WebRTC-only fields).
+CLIENT_START_FIELDS = (("audio", "format"), ("safety_identifier",))
+# Every part of session.start a client may send: the locked ones and its own.
 START_FIELDS: dict[str, Any] = {
+    "safety_identifier": None,
     "model": None,
     "instructions": None,
     "delegation": None,
@@ -141,9 +147,9 @@ class LivePolicy:
                     "model_not_allowed", f"This server does not offer {str(value)[:100]}.", param
                 )
             _put(session, path, value)
-        audio_format = _get(asked, ("audio", "format"))
-        if audio_format is not _ABSENT:
-            _put(session, ("audio", "format"), audio_format)
+        for path in CLIENT_START_FIELDS:
+            if (value := _get(asked, path)) is not _ABSENT:
+                _put(session, path, value)
         started = {"type": "session.start", "session": session}
         if "event_id" in event:
             started["event_id"] = event["event_id"]

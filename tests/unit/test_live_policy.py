@@ -102,6 +102,14 @@ def test_session_start_forwards_the_servers_session_with_the_clients_audio_forma
     assert event.body["session"]["instructions"] == "Be brief."
 
 
+def test_a_locked_session_start_keeps_the_clients_safety_identifier():
+    asked = {**START, "session": {**START["session"], "safety_identifier": "user-42"}}
+
+    event = read(policy(), asked)
+
+    assert event.body["session"]["safety_identifier"] == "user-42"
+
+
 def test_session_start_asks_for_the_model_the_connection_chose():
     event = read(policy(model="gpt-live-1"), START)
 
