@@ -94,8 +94,8 @@ class Agent(models.Model):
         _("GPT-Live backend model"),
         max_length=100,
         blank=True,
-        help_text=_("responses delegation: the model that calls the tools (empty: %(default)s)")
-        % {"default": "gpt-5-mini"},
+        # realtime.agents.DELEGATION_MODEL (the admin's form names it from there).
+        help_text=_("responses delegation: the model that calls the tools (empty: gpt-5-mini)"),
     )
     is_active = models.BooleanField(_("active"), default=True)
     is_default = models.BooleanField(
