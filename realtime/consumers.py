@@ -6,9 +6,8 @@ key and sends the server's session policy; ``receive`` judges each client frame
 (``realtime.policy``) and forwards our encoding of it; a relay task forwards OpenAI's
 frames back and a clock task enforces the session's time limits.
 
-GPT-Live's consumer (``realtime.live_consumer``) is this one with a few hooks overridden:
-who is admitted, how OpenAI's socket opens, what is sent first and how a client frame is
-judged.
+GPT-Live's consumer (``realtime.live_consumer``) overrides a few hooks: who is admitted,
+how OpenAI's socket opens, what is sent first and how a client frame is judged.
 
 ``end`` is the one way a session ends, whoever ends it: a limit, OpenAI, the WebSocket
 layer refusing a frame (``realtime.flow``), a failure, or the server stopping (``drain``,
@@ -194,8 +193,7 @@ class RealtimeProxyConsumer(RelayConsumer):
 
     async def admit(self) -> proxy.Caller:
         """Return who connects, holding an open-session slot (``proxy.admit``), or raise
-        ``proxy.ConnectionRefused``; the session counts as live from here (a drain waits
-        for it)."""
+        ``proxy.ConnectionRefused``; the session is live from here (a drain waits for it)."""
         if not drain.live.hold(self):
             caller = proxy.Caller(client_ip=proxy.client_address(self.scope))
             raise proxy.ConnectionRefused("server_shutting_down", caller)
@@ -206,8 +204,7 @@ class RealtimeProxyConsumer(RelayConsumer):
         return await upstream.open_socket(self.session.model)
 
     def first_frame(self) -> str | None:
-        """The frame the proxy sends OpenAI first (None: none): the server's session
-        policy."""
+        """The frame the proxy sends OpenAI first (None: none): the session's policy."""
         return policy.policy_update(self.session.conf, self.session.profile)
 
     def judge(self, text: str) -> policy.ClientEvent:

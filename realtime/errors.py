@@ -5,42 +5,16 @@ here once, whether the views answer it over HTTP (``realtime.answers``), the Web
 with an ``error`` event and a close (``realtime.proxy``), or both. Upstream 4xx keep
 OpenAI's status and body and gain a hint looked up by their code (or, for codes OpenAI
 shares between causes, by the message: ``realtime.hints``). The page shows the hint, the
-admin shows the code, logs carry both.
+admin shows the code, logs carry both. GPT-Live's own refusals are in the table too, from
+``realtime.live_errors``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from realtime import upstream
 from realtime.keys import redact
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One problem, as every path that reports it words it.
-
-    ``status`` is the HTTP status the views answer with (None: only the proxy reports it).
-    ``close_code`` is the proxy's close (None: the proxy answers with the ``error`` event
-    alone and the session goes on, or never reports it). Like OpenAI's realtime socket, the
-    proxy closes a refused credential with 3000; other closes are 4000 plus the matching HTTP
-    status, because servers such as daphne may only send 1000 and 3000-4999. The close reason
-    is ``<error_type>.<code>``. ``socket_hint`` replaces the hint where a socket client must
-    act otherwise (connect again rather than repeat a request).
-    """
-
-    code: str
-    message: str
-    hint: str
-    status: int | None = None
-    close_code: int | None = None
-    error_type: str = "invalid_request_error"
-    socket_hint: str = ""
-
-    @property
-    def reason(self) -> str:
-        return f"{self.error_type}.{self.code}"
-
+from realtime.live_errors import LIVE_PROBLEMS
+from realtime.problem import Problem
 
 _PROBLEMS = [
     # Refusals of a request: it never reached OpenAI.
@@ -86,35 +60,6 @@ _PROBLEMS = [
         'The body must be JSON {"call_id": "rtc_…"}, naming a call this server relayed.',
         "Send the X-Realtime-Call-Id the handshake answered with.",
         status=400,
-    ),
-    Problem(
-        "invalid_session_id",
-        'The body must be JSON {"session_id": "live_…"}, naming a session this server relayed.',
-        "Send the X-Live-Session-Id the Live handshake answered with.",
-        status=400,
-    ),
-    Problem(
-        # The SDK-compatible create (POST /v1/live/sessions): what its JSON body must be.
-        "invalid_request_body",
-        'The body must be JSON {"session": {…}, "transport": {"type": "webrtc", "sdp": "v=…"}}.',
-        "Send what client.live.create(session=…, transport=…) sends; the error's param names "
-        "the field at fault.",
-        status=400,
-    ),
-    Problem(
-        "model_not_allowed",
-        "This server does not allow that model.",
-        "Ask for REALTIME_LIVE_MODEL (or the agent's), or a GPT-Live model listed in "
-        "REALTIME_ALLOWED_MODELS.",
-        status=400,
-    ),
-    Problem(
-        "live_not_offered",
-        "This server does not offer GPT-Live.",
-        "REALTIME_LIVE is off: start a Realtime session instead, or ask the server's staff to "
-        "turn it on.",
-        status=404,
-        close_code=4404,
     ),
     Problem(
         "invalid_transport",
@@ -314,22 +259,6 @@ _PROBLEMS = [
         status=400,  # a Live create's session (POST /v1/live/sessions); else a client event
     ),
     Problem(
-        "unknown_event",
-        "GPT-Live has no client event of that type.",
-        "Send one of GPT-Live's client events (openai.types.live.ClientEvent); the error's "
-        "message lists them.",
-    ),
-    Problem(
-        "session_not_started",
-        "The first event of a GPT-Live session must be session.start.",
-        "Send session.start first and wait for session.started before other events.",
-    ),
-    Problem(
-        "session_already_started",
-        "The session has already started: session.start is taken once, first.",
-        "Send session.start once per connection; connect again for a new session.",
-    ),
-    Problem(
         "server_tool_call",
         "This server runs that tool and answers its call itself.",
         "Leave calls of the server's own tools (REALTIME_SERVER_TOOLS) to it: the model "
@@ -400,7 +329,7 @@ _PROBLEMS = [
         error_type="server_error",
     ),
 ]
-PROBLEMS: dict[str, Problem] = {found.code: found for found in _PROBLEMS}
+PROBLEMS: dict[str, Problem] = {found.code: found for found in [*_PROBLEMS, *LIVE_PROBLEMS]}
 # The problems an HTTP endpoint answers with (the README's table of our codes).
 HTTP_PROBLEMS: dict[str, Problem] = {
     code: found for code, found in PROBLEMS.items() if found.status is not None

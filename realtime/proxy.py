@@ -188,7 +188,7 @@ def user_is_active(user_id: int) -> bool:
 
 # --- how a session ends ---------------------------------------------------------------------
 # Like OpenAI's realtime socket, the proxy refuses after the upgrade: one ``error`` event,
-# then a close whose reason is ``<type>.<code>`` (``realtime.errors.Problem``). Problems
+# then a close whose reason is ``<type>.<code>`` (``realtime.problem.Problem``). Problems
 # without a close code are answered with the error event alone, and the session goes on.
 
 
