@@ -34,8 +34,8 @@ T = TypeVar("T")
 ResponseT = TypeVar("ResponseT", bound=HttpResponse)
 Refusal = JsonResponse | None
 HeaderCheck = Callable[["RelayAttempt"], Awaitable[Refusal]]
-Handler = Callable[["RelayAttempt"], Awaitable[HttpResponse]]
-View = Callable[[HttpRequest], Awaitable[HttpResponse]]
+Handler = Callable[..., Awaitable[HttpResponse]]  # (attempt, **the URL's parameters)
+View = Callable[..., Awaitable[HttpResponse]]
 
 
 @dataclass(frozen=True)
@@ -200,12 +200,12 @@ def api_endpoint(
     def decorate(handler: Handler) -> View:
         @csrf_exempt  # checked in admit() so that refusals are JSON and recorded
         @functools.wraps(handler)
-        async def view(request: HttpRequest) -> HttpResponse:
+        async def view(request: HttpRequest, **path: str) -> HttpResponse:
             # Every log line of this request names it; so does the answer.
             request_id = logcontext.request_id(request.headers.get("X-Request-ID"))
             logcontext.bind(request_id=request_id, transport=endpoint.transport or None)
             attempt = RelayAttempt(request, endpoint)
-            response = await attempt.admit(check_headers) or await handler(attempt)
+            response = await attempt.admit(check_headers) or await handler(attempt, **path)
             response["X-Request-ID"] = request_id
             return response
 

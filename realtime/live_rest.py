@@ -1,4 +1,4 @@
-"""HTTP: OpenAI's ``POST /v1/live/sessions`` on this host, for the official SDKs.
+"""HTTP: OpenAI's ``POST /v1/live/sessions`` (and its hangup) on this host, for the SDKs.
 
 ``AsyncOpenAI(api_key=<proxy token>, base_url="https://this-host/v1").live.create(session=…,
 transport={"type": "webrtc", "sdp": offer})`` works unchanged against this server: the
@@ -9,7 +9,8 @@ with its own key and its own configuration, the profile's ``live_session_config`
 (``?agent=slug`` picks the agent), and answers as OpenAI does: 201 with
 ``{"session": {"id": "live_…"}, "transport": {"type": "webrtc", "sdp": answer}}``, OpenAI's
 answer passed on. The exchange, the session row and the sideband are the page's relay's
-(``realtime.live_views``).
+(``realtime.live_views``). ``client.live.sessions.hangup(id)`` ends such a session as the
+page's Stop does.
 
 The client's ``session`` is judged by ``client_session``: with ``REALTIME_LOCK_SESSION`` it
 may not change what the server fixes (model, instructions, delegation, voice, …), only the
@@ -26,7 +27,7 @@ from typing import Any
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.debug import sensitive_variables
 
-from realtime import tokens
+from realtime import tokens, upstream_live
 from realtime.answers import NO_STORE
 from realtime.conf import RealtimeSettings, get_settings
 from realtime.endpoints import (
@@ -39,6 +40,8 @@ from realtime.endpoints import (
 from realtime.live_views import answer_created, check_live_offered, create_session
 from realtime.models import Api, ExchangeKind, Transport
 from realtime.proxy import OPENAI_KEY_PREFIXES, user_is_active
+from realtime.upstream_live import LIVE_SESSION_ID
+from realtime.views import hang_up_relayed
 
 BODY_FIELDS = frozenset({"session", "transport"})
 # What a locked session's client may set: its own side of the session, nothing the model
@@ -57,9 +60,16 @@ class SessionRefused(Exception):
         super().__init__(message)
 
 
+async def _check_create(attempt: RelayAttempt) -> Refusal:
+    """Admit only a valid proxy token of this server, and a JSON body."""
+    return await _check_token(attempt) or await check_media_type(
+        attempt, "application/json", "The body"
+    )
+
+
 @sensitive_variables("authorization", "value")
 async def _check_token(attempt: RelayAttempt) -> Refusal:
-    """Admit only a valid proxy token of this server, and a JSON body."""
+    """Admit only a valid proxy token of this server."""
     if refusal := await check_live_offered(attempt):
         return refusal
     authorization = attempt.request.headers.get("Authorization", "")
@@ -83,7 +93,7 @@ async def _check_token(attempt: RelayAttempt) -> Refusal:
     attempt.exchange.user_id = token.user_id
     if get_settings().require_login and token.user_id is None:
         return await attempt.refuse("login_required")
-    return await check_media_type(attempt, "application/json", "The body")
+    return None
 
 
 @api_endpoint(
@@ -91,7 +101,7 @@ async def _check_token(attempt: RelayAttempt) -> Refusal:
     transport=Transport.WEBRTC,
     api=Api.LIVE,
     openai_errors=True,
-    check_headers=_check_token,
+    check_headers=_check_create,
 )
 async def sessions(attempt: RelayAttempt) -> HttpResponse:
     """Create a Live session for an SDK's ``live.create``: OpenAI's answer, passed on."""
@@ -123,6 +133,22 @@ async def sessions(attempt: RelayAttempt) -> HttpResponse:
         return answer
     created = JsonResponse(answer.payload, status=answer.status, headers=NO_STORE)
     return await answer_created(attempt, created)
+
+
+@api_endpoint(
+    ExchangeKind.HANGUP,
+    transport=Transport.WEBRTC,
+    api=Api.LIVE,
+    openai_errors=True,
+    check_headers=_check_token,
+)
+async def hangup(attempt: RelayAttempt, session_id: str) -> HttpResponse:
+    """End a Live session an SDK created here (``client.live.sessions.hangup``), as the
+    page's Stop does: the session's id is the credential, with a proxy token. OpenAI answers
+    200 with a body the SDK discards; this answers 204."""
+    if not LIVE_SESSION_ID.fullmatch(session_id):
+        return await attempt.refuse("invalid_session_id", param="session_id")
+    return await hang_up_relayed(attempt, session_id, upstream_live.hang_up_live_session)
 
 
 def _offer(body: dict[str, Any]) -> tuple[str | None, str]:

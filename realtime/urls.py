@@ -18,4 +18,5 @@ urlpatterns = [
     path("api/live/hangup", live_views.hangup, name="live_hangup"),
     # OpenAI's own path, for the official SDKs' live.create with base_url="https://host/v1".
     path("v1/live/sessions", live_rest.sessions, name="live_sessions"),
+    path("v1/live/sessions/<str:session_id>/hangup", live_rest.hangup, name="live_sdk_hangup"),
 ]

@@ -90,6 +90,36 @@ async def test_live_create_through_the_relay_connects_a_call_that_is_recorded(
     assert (await ended(created.session.id)).end_reason == "remote_hangup"
 
 
+async def test_the_sdks_hangup_ends_a_session_it_created_here(live, caller, emulator):
+    created = await live.create(
+        session={"model": MODEL}, transport={"type": "webrtc", "sdp": await caller.offer()}
+    )
+    await caller.accept(created.transport.sdp)
+    await caller.until("session.started")
+    await sideband_attached(emulator, created.session.id)
+
+    await live.sessions.hangup(created.session.id)
+
+    session = await ended(created.session.id)
+    assert (session.end_reason, session.usage_seconds >= 15) == ("hangup", True)
+    hangup = await UpstreamExchange.objects.aget(kind="hangup")
+    assert (hangup.api, hangup.upstream_status, hangup.http_status) == ("live", 200, 204)
+    assert created.session.id not in emulator.state()["live_sessions"]
+
+
+async def test_the_sdks_hangup_needs_a_proxy_token_and_a_live_session_id(emulator):
+    bad_token = await refused(sdk("rtp_forged").live.sessions.hangup("live_abc"))
+    bad_id = await refused(sdk(tokens.issue(None, 600).value).live.sessions.hangup("rtc_abc"))
+
+    assert (bad_token.status_code, bad_token.code) == (401, "invalid_proxy_token")
+    assert (bad_id.status_code, bad_id.code, bad_id.param) == (
+        400,
+        "invalid_session_id",
+        "session_id",
+    )
+    assert not [request for request in emulator.requests() if "hangup" in request["path"]]
+
+
 async def test_the_servers_session_is_what_openai_is_asked_for(live, caller, emulator):
     await live.create(
         session={"model": MODEL, "client": {"data_channel": {"allowed_client_events": "all"}}},
