@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Self
 
 import orjson
 from django.contrib.auth import get_user_model
@@ -26,7 +26,7 @@ from django.contrib.auth import get_user_model
 from realtime.conf import get_settings
 from realtime.db import database_round
 from realtime.proxy import socket_error_event
-from realtime.recorder import ConversationLog, leading_type
+from realtime.recorder import RecordKeeper, leading_type
 from realtime.tools.registry import ServerTool
 from realtime.tools.runner import ToolContext, ToolResult, run
 
@@ -47,19 +47,11 @@ def for_session(
     transport: str,
     user_id: int | None,
     client_ip: str | None,
-    log: ConversationLog | None,
+    log: RecordKeeper | None,
 ) -> ServerToolCalls | None:
     """The calls of a new session that may call ``tools``, or None when it may call none."""
-    if not tools:
-        return None
-    return ServerToolCalls(
-        tools,
-        send,
-        transport=transport,
-        user_id=user_id,
-        client_ip=client_ip,
-        timeout=get_settings().tool_timeout,
-        log=log,
+    return ServerToolCalls.for_session(
+        tools, send, transport=transport, user_id=user_id, client_ip=client_ip, log=log
     )
 
 
@@ -78,7 +70,7 @@ class ServerToolCalls:
         user_id: int | None,
         client_ip: str | None,
         timeout: float,
-        log: ConversationLog | None = None,
+        log: RecordKeeper | None = None,
     ) -> None:
         self.tools = tools
         self.send = send
@@ -95,6 +87,32 @@ class ServerToolCalls:
         self.answer_pending = False  # outputs were sent that no response has heard yet
         self.asked: str | None = None  # the event id of our response.create, until created
         self._asks = 0
+
+    @classmethod
+    def for_session(
+        cls,
+        tools: Mapping[str, ServerTool],
+        send: Send,
+        *,
+        transport: str,
+        user_id: int | None,
+        client_ip: str | None,
+        log: RecordKeeper | None,
+    ) -> Self | None:
+        """The calls of a new session of this kind that may call ``tools``, or None when
+        it may call none."""
+        if not tools:
+            return None
+        timeout = get_settings().tool_timeout
+        return cls(
+            tools,
+            send,
+            transport=transport,
+            user_id=user_id,
+            client_ip=client_ip,
+            timeout=timeout,
+            log=log,
+        )
 
     def owns(self, call_id: Any) -> bool:
         """Whether ``call_id`` is a call this server answers (a client may not)."""

@@ -15,42 +15,14 @@ its work, so there is no turn to wait for.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
-from realtime.conf import get_settings
-from realtime.live_recorder import LiveConversationLog
-from realtime.tools.calls import Send, ServerToolCalls, report_send_failure
-from realtime.tools.registry import ServerTool
+from realtime.tools.calls import ServerToolCalls, report_send_failure
 
 # The Live frames the calls depend on; every other frame passes at a glance.
 HEARD = frozenset({"response.event"})
-
-
-def for_session(
-    tools: Mapping[str, ServerTool],
-    send: Send,
-    *,
-    transport: str,
-    user_id: int | None,
-    client_ip: str | None,
-    log: LiveConversationLog | None,
-) -> LiveToolCalls | None:
-    """The calls of a new Live session that may call ``tools``, or None when it may call
-    none."""
-    if not tools:
-        return None
-    return LiveToolCalls(
-        tools,
-        send,
-        transport=transport,
-        user_id=user_id,
-        client_ip=client_ip,
-        timeout=get_settings().tool_timeout,
-        log=log,
-    )
 
 
 class LiveToolCalls(ServerToolCalls):
@@ -83,3 +55,7 @@ class LiveToolCalls(ServerToolCalls):
         ask = {"type": "response.create", "event_id": f"event_server_tools_answer_{self._asks}"}
         task = asyncio.get_running_loop().create_task(self.send(orjson.dumps(ask).decode()))
         task.add_done_callback(report_send_failure)
+
+
+# The calls of a new Live session (ServerToolCalls.for_session, of this kind).
+for_session = LiveToolCalls.for_session
