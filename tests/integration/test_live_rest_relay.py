@@ -190,7 +190,7 @@ async def test_unlocked_a_model_the_server_does_not_allow_is_refused(live, setti
     ("api_key", "code"),
     [
         ("rtp_not-a-token", "invalid_proxy_token"),
-        ("sk-a-server-key-of-openai", "openai_key_refused"),
+        ("sk-test-not-a-real-key", "openai_key_refused"),
     ],
 )
 async def test_a_bad_token_is_refused_with_401(emulator, api_key, code):
