@@ -40,21 +40,6 @@ BUSY = "conversation_already_has_active_response"
 Send = Callable[[str], Awaitable[None]]
 
 
-def for_session(
-    tools: Mapping[str, ServerTool],
-    send: Send,
-    *,
-    transport: str,
-    user_id: int | None,
-    client_ip: str | None,
-    log: RecordKeeper | None,
-) -> ServerToolCalls | None:
-    """The calls of a new session that may call ``tools``, or None when it may call none."""
-    return ServerToolCalls.for_session(
-        tools, send, transport=transport, user_id=user_id, client_ip=client_ip, log=log
-    )
-
-
 class ServerToolCalls:
     """The server tools one session may call, and the calls under way."""
 
@@ -253,3 +238,7 @@ def report_send_failure(task: asyncio.Task[None]) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         if (error := task.exception()) is not None:
             logger.info("could not ask for the tool's answer: %s", error)
+
+
+# The calls of a new Realtime session (ServerToolCalls.for_session).
+for_session = ServerToolCalls.for_session
