@@ -2,14 +2,19 @@
 
 Starts the offline emulator of OpenAI's realtime endpoints, then each --targets server in
 turn (daphne as `make run` serves the project, uvicorn with one worker or two as `make
-run-prod` does), recording every exchange to one fresh SQLite file, as separate processes;
+run-prod` does), recording every exchange to one fresh database (a SQLite file, or with
+--postgres a throwaway PostgreSQL cluster), as separate processes;
 for each it sends the same requests through the relay and straight to the emulator,
 sequentially (latency) and concurrently (throughput). Each handshake's call is hung up
 right after its timed request, for relay and direct alike, so unconnected WebRTC peers do
 not pile up in the emulator. Prints a Markdown table for the README.
 
     .venv/bin/python bench/relay_overhead.py [--requests 500] [--concurrency 8] \
-        [--targets daphne uvicorn uvicorn-2] [--redis] [--baseline DIR]
+        [--targets daphne uvicorn uvicorn-2 uvicorn-plain] [--redis] [--postgres] \
+        [--baseline DIR]
+
+``uvicorn-plain`` is uvicorn on asyncio's own loop and h11, as it runs without the
+production extra's uvloop and httptools.
 
 ``--baseline DIR`` serves each target from another checkout too (``git worktree add DIR
 COMMIT``), right before this one, with the same interpreter, emulator and database: a
@@ -42,6 +47,8 @@ from realtime.emulator.testing import EmulatorProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.checkouts import commit
+from tests.support import postgres
+from tests.support.databases import fresh_database_url
 from tests.support.ports import free_port
 from tests.support.redis import RedisServer
 
@@ -124,6 +131,9 @@ TARGETS = {
     "daphne": "daphne, 1 process",
     "uvicorn": "uvicorn, 1 worker",
     "uvicorn-2": "uvicorn, 2 workers",
+    # uvicorn on asyncio's own event loop and the pure-Python h11 parser, as it runs when
+    # uvloop and httptools (the production extra) are not installed.
+    "uvicorn-plain": "uvicorn, 1 worker, asyncio loop and h11",
 }
 
 
@@ -138,6 +148,7 @@ def relay_command(target: str, port: int) -> list[str]:
             "voiceproject.asgi:application",
         ]
     workers = "2" if target == "uvicorn-2" else "1"
+    plain = ["--loop", "asyncio", "--http", "h11"] if target == "uvicorn-plain" else []
     return [
         str(BIN / "uvicorn"),
         "--host",
@@ -148,6 +159,7 @@ def relay_command(target: str, port: int) -> list[str]:
         workers,
         "--ws",
         "websockets-sansio",
+        *plain,
         "--no-access-log",
         "--log-level",
         "warning",
@@ -156,8 +168,11 @@ def relay_command(target: str, port: int) -> list[str]:
 
 
 @contextmanager
-def emulator_and_env(redis_url: str | None) -> Iterator[tuple[str, dict[str, str]]]:
-    """Start the emulator; yield its base URL and the project's environment, migrated."""
+def emulator_and_env(
+    redis_url: str | None, cluster: str | None = None
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """Start the emulator; yield its base URL and the project's environment, migrated (on a
+    new database of the PostgreSQL ``cluster``, or a SQLite file)."""
     emulator = EmulatorProcess("--api-key", SERVER_KEY).start()
     workdir = tempfile.mkdtemp(prefix="relay-bench-")
     env = {
@@ -169,7 +184,7 @@ def emulator_and_env(redis_url: str | None) -> Iterator[tuple[str, dict[str, str
         "CSRF_COOKIE_SECURE": "false",
         "SESSION_COOKIE_SECURE": "false",
         "SECRET_KEY": "bench-" + "x" * 44,
-        "DATABASE_URL": f"sqlite:///{workdir}/bench.sqlite3",
+        "DATABASE_URL": fresh_database_url(Path(workdir) / "bench.sqlite3", cluster),
         "OPENAI_API_KEY": SERVER_KEY,
         "OPENAI_BASE_URL": emulator.base_url,
         "REALTIME_RATE_LIMIT": "0",
@@ -292,6 +307,9 @@ def main() -> None:
         "--redis", action="store_true", help="share a throwaway redis-server (REDIS_URL)"
     )
     parser.add_argument(
+        "--postgres", action="store_true", help="record into a throwaway PostgreSQL cluster"
+    )
+    parser.add_argument(
         "--baseline", type=Path, help="another checkout to serve each target from, first"
     )
     options = parser.parse_args()
@@ -304,7 +322,8 @@ def main() -> None:
             redis = RedisServer()
             stack.callback(redis.stop)
             redis_url = redis.url
-        upstream, env = stack.enter_context(emulator_and_env(redis_url))
+        cluster = stack.enter_context(postgres.cluster()) if options.postgres else None
+        upstream, env = stack.enter_context(emulator_and_env(redis_url, cluster))
         checkouts = (
             [(f" ({commit(options.baseline)})", options.baseline)] if options.baseline else []
         )
@@ -318,7 +337,8 @@ def main() -> None:
                         rows.append((TARGETS[target] + label, *row))
     print(
         f"{options.requests} requests per row; {os.cpu_count()} CPUs; Python "
-        f"{sys.version.split()[0]}; SQLite{', Redis' if options.redis else ''}\n"
+        f"{sys.version.split()[0]}; {'PostgreSQL' if options.postgres else 'SQLite'}"
+        f"{', Redis' if options.redis else ''}\n"
     )
     print(
         "| server | request | concurrency | relay p50 / p99 ms | direct p50 / p99 ms "

@@ -53,6 +53,8 @@ from realtime.emulator.testing import EmulatorProcess  # noqa: E402
 from tests.support.servers import project_env  # noqa: E402
 
 KEY = "sk-bench-ws-proxy"
+RAW_RELAY = "raw websockets relay"
+ASYNCIO_SUFFIX = ", asyncio loop"
 FRAME_MS = 20
 CYCLE_MS = 4000
 BIN = Path(sys.executable).parent
@@ -239,7 +241,7 @@ def proxy_token(env: dict[str, str]) -> str:
     return json.loads(output)["value"]
 
 
-def serve_raw_relay(port: int, upstream: str) -> None:
+def serve_raw_relay(port: int, upstream: str, loop: str = "auto") -> None:
     """The ceiling: relay frames both ways with `websockets` alone, no auth, no parsing."""
 
     async def handler(client) -> None:
@@ -266,7 +268,16 @@ def serve_raw_relay(port: int, upstream: str) -> None:
         async with websockets.serve(handler, "127.0.0.1", port, compression=None, max_size=None):
             await asyncio.Future()
 
-    asyncio.run(main())
+    # On the event loop uvicorn runs the proxy on (its --loop auto: uvloop when installed;
+    # "asyncio": asyncio's own), so that the two differ only in what relays the frames.
+    try:
+        import uvloop
+    except ImportError:
+        uvloop = None
+    if uvloop is None or loop == "asyncio":
+        asyncio.run(main())
+    else:
+        uvloop.run(main())
 
 
 def measure(
@@ -324,7 +335,7 @@ def measure(
                 {},
             ),
             "relay": (
-                "raw websockets relay",
+                RAW_RELAY,
                 [
                     sys.executable,
                     __file__,
@@ -335,6 +346,18 @@ def measure(
                 {},
             ),
         }
+        # Both on asyncio's own event loop (and uvicorn on h11), as they run without the
+        # production extra's uvloop and httptools.
+        servers["uvicorn-asyncio"] = (
+            "proxy under uvicorn" + ASYNCIO_SUFFIX,
+            [*servers["uvicorn"][1][:-1], "--loop", "asyncio", "--http", "h11", "{app}"],
+            {},
+        )
+        servers["relay-asyncio"] = (
+            RAW_RELAY + ASYNCIO_SUFFIX,
+            [*servers["relay"][1], "asyncio"],
+            {},
+        )
         if baseline is not None:  # the proxy under uvicorn, from another checkout
             servers["uvicorn-baseline"] = (
                 f"proxy under uvicorn ({commit(baseline)})",
@@ -347,13 +370,18 @@ def measure(
             name, command, overrides = servers[target]
             port = free_port()
             relay = Relay(
-                [part.replace("{port}", str(port)) for part in command],
+                [
+                    part.replace("{port}", str(port)).replace(
+                        "{app}", "voiceproject.asgi:application"
+                    )
+                    for part in command
+                ],
                 {**env, **overrides},
                 port,
                 cwd=baseline if target == "uvicorn-baseline" else PROJECT,
             )
             try:
-                relay_path = "/" if target == "relay" else f"/v1{path}"
+                relay_path = "/" if target.startswith("relay") else f"/v1{path}"
                 row = asyncio.run(
                     load(
                         f"ws://127.0.0.1:{port}{relay_path}",
@@ -370,8 +398,8 @@ def measure(
 
 
 def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "--serve-raw-relay":
-        serve_raw_relay(int(sys.argv[2]), sys.argv[3])
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "--serve-raw-relay":
+        serve_raw_relay(int(sys.argv[2]), *sys.argv[3:])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, nargs="+", default=[10, 50, 100, 200])
@@ -380,7 +408,16 @@ def main() -> None:
         "--targets",
         nargs="+",
         default=["direct", "daphne", "uvicorn", "relay"],
-        choices=["direct", "daphne", "daphne-unrecorded", "uvicorn", "uvicorn-baseline", "relay"],
+        choices=[
+            "direct",
+            "daphne",
+            "daphne-unrecorded",
+            "uvicorn",
+            "uvicorn-asyncio",
+            "uvicorn-baseline",
+            "relay",
+            "relay-asyncio",
+        ],
         help="daphne-unrecorded: daphne with REALTIME_RECORD_CONVERSATIONS=false, the "
         "recorder's cost beside daphne's; uvicorn-baseline: uvicorn from --baseline",
     )
@@ -463,12 +500,18 @@ def recording_cost(count: int, rows: list[tuple[str, dict]]) -> list[str]:
 def cost_against_relay(count: int, rows: list[tuple[str, dict]]) -> list[str]:
     """For each proxy that ran beside the raw relay, a line with the medians of both sides'
     rounds (run them alternately: the machine's drift then falls on both) and the ratio of
-    their CPU per message, the issue's measure of what the proxy itself costs."""
-    relayed = [row for name, row in rows if name == "raw websockets relay"]
+    their CPU per message, the issue's measure of what the proxy itself costs. Each proxy is
+    set beside the raw relay on its own event loop (daphne's is asyncio's), when that ran."""
+    relays = {
+        loop: [row for name, row in rows if name == RAW_RELAY + suffix]
+        for loop, suffix in (("auto", ""), ("asyncio", ASYNCIO_SUFFIX))
+    }
     lines = []
     proxies = dict.fromkeys(name for name, _ in rows if name.startswith("proxy under"))
     for proxy in proxies:
         proxied = [row for name, row in rows if name == proxy]
+        on_asyncio = proxy.endswith(ASYNCIO_SUFFIX) or "daphne" in proxy
+        relayed = relays["asyncio" if on_asyncio else "auto"] or relays["auto"]
         if not relayed or not proxied or "added_p99" not in proxied[0]:
             continue
         p99 = [statistics.median(row["added_p99"] for row in side) for side in (proxied, relayed)]

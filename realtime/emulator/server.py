@@ -34,6 +34,11 @@ def uvicorn_config(
     """uvicorn's settings for the emulator, standalone or in process."""
     return uvicorn.Config(
         app,
+        # asyncio's own loop and h11, whatever else is installed (uvicorn's auto would take
+        # uvloop and httptools, the production extra): the emulator's answers and timing
+        # were built and checked on these, and aiortc runs on asyncio's loop.
+        loop="asyncio",
+        http="h11",
         ws="websockets-sansio",
         ws_max_size=MAX_MESSAGE_BYTES,
         ws_ping_interval=20,  # the service pings about every 20 s
