@@ -6,6 +6,8 @@ to work without the example project around it.
 
 import os
 
+from tests.support.sqlite_file import sqlite_test_database
+
 SECRET_KEY = "app-tests-secret-key-not-for-production"
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -37,13 +39,7 @@ TEMPLATES = [
         },
     }
 ]
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": ":memory:",
-        "OPTIONS": {"transaction_mode": "IMMEDIATE"},
-    }
-}
+DATABASES = {"default": sqlite_test_database()}  # a file (tests/support/sqlite_file.py)
 if os.environ.get("TEST_DATABASE_URL"):  # `make test-postgres`: its throwaway cluster
     import environ
 

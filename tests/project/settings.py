@@ -18,8 +18,11 @@ os.environ["DEBUG"] = "false"
 # request with a 301 (tests/project/test_deploy.py checks the secure defaults themselves).
 os.environ["SECURE_SSL_REDIRECT"] = "false"
 
+from tests.support.sqlite_file import sqlite_test_database  # noqa: E402
 from voiceproject.settings import *  # noqa: E402, F403
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES = {"default": sqlite_test_database()}  # a file, not shared-cache memory
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user fixtures
 # Production's hashed names need `collectstatic` first; tests/project/test_static_files.py
 # collects and serves them under daphne.
