@@ -47,6 +47,7 @@ from realtime.emulator.testing import EmulatorProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.checkouts import commit
+from bench.emulator_load import cpu_seconds
 from tests.support import postgres
 from tests.support.databases import fresh_database_url
 from tests.support.ports import free_port
@@ -64,6 +65,14 @@ Cleanup = Callable[[httpx.AsyncClient, httpx.Response], Awaitable[None]]
 class Sample:
     latencies_ms: list[float]
     seconds: float
+    # The serving processes' CPU time over the timed requests (None: not measured).
+    cpu_seconds: float | None = None
+
+    @property
+    def cpu_ms_per_request(self) -> float | None:
+        if self.cpu_seconds is None:
+            return None
+        return self.cpu_seconds * 1000 / len(self.latencies_ms)
 
     @property
     def rate(self) -> float:
@@ -87,8 +96,33 @@ def wait_for_port(port: int, process: subprocess.Popen, deadline: float = 30) ->
     raise SystemExit(f"nothing listened on port {port} within {deadline} s")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and of every process under it (uvicorn's workers)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue  # gone meanwhile
+            parents.setdefault(parent, []).append(int(entry))
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(current)
+        pending.extend(parents.get(current, []))
+    return total
+
+
 async def measure(
-    send: Send, cleanup: Cleanup | None, requests: int, concurrency: int, expect: int
+    send: Send,
+    cleanup: Cleanup | None,
+    requests: int,
+    concurrency: int,
+    expect: int,
+    server_pid: int | None = None,
 ) -> Sample:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:
@@ -109,9 +143,12 @@ async def measure(
                 if cleanup is not None:
                     await cleanup(client, response)  # not timed
 
+        cpu_before = tree_cpu_seconds(server_pid) if server_pid else 0.0
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return Sample(latencies, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        cpu = tree_cpu_seconds(server_pid) - cpu_before if server_pid else None
+        return Sample(latencies, seconds, cpu)
 
 
 async def browser_offer() -> bytes:
@@ -201,8 +238,9 @@ def emulator_and_env(
 
 
 @contextmanager
-def relay(target: str, env: dict[str, str], project: Path = PROJECT) -> Iterator[str]:
-    """Serve the project (the checkout at ``project``) as ``target`` says; yield its URL."""
+def relay(target: str, env: dict[str, str], project: Path = PROJECT) -> Iterator[tuple[str, int]]:
+    """Serve the project (the checkout at ``project``) as ``target`` says; yield its URL and
+    the server's process id."""
     port = free_port()
     process = subprocess.Popen(
         relay_command(target, port),
@@ -213,14 +251,14 @@ def relay(target: str, env: dict[str, str], project: Path = PROJECT) -> Iterator
     )
     try:
         wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process.pid
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(20)
 
 
 async def run(
-    relay: str, upstream: str, requests: int, concurrency: int
+    relay: str, upstream: str, requests: int, concurrency: int, server_pid: int | None = None
 ) -> list[tuple[str, int, Sample, Sample]]:
     async with httpx.AsyncClient() as setup:
         page = await setup.get(f"{relay}/")
@@ -290,7 +328,7 @@ async def run(
     results = []
     for name, expect, through_relay, direct, cleanup in cases:
         for level in (1, concurrency):
-            relayed = await measure(through_relay, cleanup, requests, level, expect)
+            relayed = await measure(through_relay, cleanup, requests, level, expect, server_pid)
             straight = await measure(direct, cleanup, requests, level, expect)
             results.append((name, level, relayed, straight))
     return results
@@ -330,9 +368,9 @@ def main() -> None:
         checkouts.append((f" ({commit(PROJECT)})" if options.baseline else "", PROJECT))
         for target in options.targets:
             for label, project in checkouts:
-                with relay(target, env, project) as url:
+                with relay(target, env, project) as (url, pid):
                     for row in asyncio.run(
-                        run(url, upstream, options.requests, options.concurrency)
+                        run(url, upstream, options.requests, options.concurrency, pid)
                     ):
                         rows.append((TARGETS[target] + label, *row))
     print(
@@ -342,9 +380,9 @@ def main() -> None:
     )
     print(
         "| server | request | concurrency | relay p50 / p99 ms | direct p50 / p99 ms "
-        "| added p50 / p99 ms | relay req/s | direct req/s |"
+        "| added p50 / p99 ms | relay req/s | direct req/s | relay CPU ms/request |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for server, name, level, relayed, direct in rows:
         print(
             f"| {server} | {name} | {level} "
@@ -352,7 +390,7 @@ def main() -> None:
             f"| {direct.percentile(0.5):.2f} / {direct.percentile(0.99):.2f} "
             f"| {relayed.percentile(0.5) - direct.percentile(0.5):.2f} / "
             f"{relayed.percentile(0.99) - direct.percentile(0.99):.2f} "
-            f"| {relayed.rate:.0f} | {direct.rate:.0f} |"
+            f"| {relayed.rate:.0f} | {direct.rate:.0f} | {relayed.cpu_ms_per_request:.2f} |"
         )
 
 
