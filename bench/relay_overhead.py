@@ -11,10 +11,14 @@ not pile up in the emulator. Prints a Markdown table for the README.
 
     .venv/bin/python bench/relay_overhead.py [--requests 500] [--concurrency 8] \
         [--targets daphne uvicorn uvicorn-2 uvicorn-plain] [--redis] [--postgres] \
-        [--baseline DIR]
+        [--baseline DIR] [--worker-cpu SHARE]
 
 ``uvicorn-plain`` is uvicorn on asyncio's own loop and h11, as it runs without the
 production extra's uvloop and httptools.
+
+``--worker-cpu 0.3`` caps each worker process at 0.3 of a core (``bench/processes.py``):
+on a machine with few cores the workers, not the machine, then limit the throughput, which
+shows how it grows with the processes.
 
 ``--baseline DIR`` serves each target from another checkout too (``git worktree add DIR
 COMMIT``), right before this one, with the same interpreter, emulator and database: a
@@ -47,7 +51,7 @@ from realtime.emulator.testing import EmulatorProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.checkouts import commit
-from bench.emulator_load import cpu_seconds
+from bench.processes import capped, tree_cpu_seconds, worker_pids
 from tests.support import postgres
 from tests.support.databases import fresh_database_url
 from tests.support.ports import free_port
@@ -94,26 +98,6 @@ def wait_for_port(port: int, process: subprocess.Popen, deadline: float = 30) ->
                 return
         time.sleep(0.05)
     raise SystemExit(f"nothing listened on port {port} within {deadline} s")
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU time of a process and of every process under it (uvicorn's workers)."""
-    parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue  # gone meanwhile
-            parents.setdefault(parent, []).append(int(entry))
-    total, pending = 0.0, [pid]
-    while pending:
-        current = pending.pop()
-        with contextlib.suppress(OSError):
-            total += cpu_seconds(current)
-        pending.extend(parents.get(current, []))
-    return total
 
 
 async def measure(
@@ -172,6 +156,7 @@ TARGETS = {
     # uvloop and httptools (the production extra) are not installed.
     "uvicorn-plain": "uvicorn, 1 worker, asyncio loop and h11",
 }
+WORKERS = {"uvicorn-2": 2}  # the others serve from one process
 
 
 def relay_command(target: str, port: int) -> list[str]:
@@ -238,23 +223,30 @@ def emulator_and_env(
 
 
 @contextmanager
-def relay(target: str, env: dict[str, str], project: Path = PROJECT) -> Iterator[tuple[str, int]]:
-    """Serve the project (the checkout at ``project``) as ``target`` says; yield its URL and
-    the server's process id."""
+def relay(
+    target: str, env: dict[str, str], project: Path = PROJECT, worker_cpu: float | None = None
+) -> Iterator[tuple[str, int]]:
+    """Serve the project (the checkout at ``project``) as ``target`` says, each worker capped
+    at ``worker_cpu`` of a core if given; yield its URL and the server's process id."""
     port = free_port()
-    process = subprocess.Popen(
-        relay_command(target, port),
-        cwd=project,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}", process.pid
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(20)
+    # The caps' cgroups go once the server's processes are gone: the stack closes last.
+    with contextlib.ExitStack() as caps:
+        process = subprocess.Popen(
+            relay_command(target, port),
+            cwd=project,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for_port(port, process)
+            if worker_cpu is not None:
+                workers = worker_pids(process.pid, WORKERS.get(target, 1))
+                caps.enter_context(capped(workers, worker_cpu))
+            yield f"http://127.0.0.1:{port}", process.pid
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(20)
 
 
 async def run(
@@ -350,6 +342,13 @@ def main() -> None:
     parser.add_argument(
         "--baseline", type=Path, help="another checkout to serve each target from, first"
     )
+    parser.add_argument(
+        "--worker-cpu",
+        type=float,
+        metavar="SHARE",
+        help="cap each worker process at this share of one core (a cgroup; needs root), so "
+        "that the workers, not the machine, limit the throughput (bench/processes.py)",
+    )
     options = parser.parse_args()
     if options.requests < 1 or options.concurrency < 1:
         raise SystemExit("--requests and --concurrency must be positive")
@@ -368,7 +367,7 @@ def main() -> None:
         checkouts.append((f" ({commit(PROJECT)})" if options.baseline else "", PROJECT))
         for target in options.targets:
             for label, project in checkouts:
-                with relay(target, env, project) as (url, pid):
+                with relay(target, env, project, options.worker_cpu) as (url, pid):
                     for row in asyncio.run(
                         run(url, upstream, options.requests, options.concurrency, pid)
                     ):

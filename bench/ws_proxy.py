@@ -19,6 +19,11 @@ session, errors and dropped sessions. ``--targets daphne-unrecorded daphne`` com
 proxy with conversation recording off and on (``REALTIME_RECORD_CONVERSATIONS``) in one run;
 the probes' ``error`` answers are recorded too (one entry per session per second).
 
+The raw relay runs on uvloop when it is installed, as uvicorn then runs the proxy (its
+``--loop auto``); ``--targets uvicorn-asyncio relay-asyncio`` runs both on asyncio's own
+loop (and uvicorn on h11) in the same run. Each proxy is compared with the raw relay on its
+own loop.
+
     .venv/bin/python bench/ws_proxy.py --sessions 10 50 100 200 400 --seconds 20
 
 Loopback only; every session stops after --seconds.
@@ -419,7 +424,8 @@ def main() -> None:
             "relay-asyncio",
         ],
         help="daphne-unrecorded: daphne with REALTIME_RECORD_CONVERSATIONS=false, the "
-        "recorder's cost beside daphne's; uvicorn-baseline: uvicorn from --baseline",
+        "recorder's cost beside daphne's; uvicorn-baseline: uvicorn from --baseline; "
+        "uvicorn-asyncio, relay-asyncio: on asyncio's own loop",
     )
     parser.add_argument(
         "--baseline", type=Path, help="another checkout (git worktree) for uvicorn-baseline"
