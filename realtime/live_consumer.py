@@ -41,7 +41,7 @@ class LiveProxySession(ProxySession):
 
     api = Api.LIVE
     log_class = LiveConversationLog
-    tools_for = staticmethod(live_calls.for_session)
+    tools_for = staticmethod(live_calls.LiveToolCalls.for_session)
 
     policy: LivePolicy | None = None  # once the profile is known
 

@@ -35,7 +35,7 @@ class LiveSideband(Sideband):
 
     api: ClassVar[str] = Api.LIVE
     log_class: ClassVar[type[RecordKeeper]] = LiveConversationLog
-    tools_for = staticmethod(live_calls.for_session)
+    tools_for = staticmethod(live_calls.LiveToolCalls.for_session)
 
     async def _open(self) -> upstream.RelaySocket:
         return await upstream_live.attach_live_sideband(self.call.call_id)

@@ -55,7 +55,7 @@ class ProxySession:
 
     api: ClassVar[str] = Api.REALTIME
     log_class: ClassVar[type[ConversationLog | LiveConversationLog]] = ConversationLog
-    tools_for: ClassVar[Callable[..., Any]] = staticmethod(tool_calls.for_session)
+    tools_for: ClassVar[Callable[..., Any]] = staticmethod(tool_calls.ServerToolCalls.for_session)
 
     conf: RealtimeSettings
     model: str

@@ -80,7 +80,9 @@ class Sideband:
     transport = "webrtc"  # as live sessions are counted (realtime.metrics)
     api: ClassVar[str] = Api.REALTIME  # how staff ending hangs the call up (realtime.ending)
     log_class: ClassVar[type[RecordKeeper]] = ConversationLog
-    tools_for = staticmethod(tool_calls.for_session)  # the session's server tool calls
+    tools_for = staticmethod(
+        tool_calls.ServerToolCalls.for_session
+    )  # the session's server tool calls
 
     def __init__(self, call: WatchedCall, on_end: Callable[[Sideband], None]) -> None:
         conf = get_settings()

@@ -238,7 +238,3 @@ def report_send_failure(task: asyncio.Task[None]) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         if (error := task.exception()) is not None:
             logger.info("could not ask for the tool's answer: %s", error)
-
-
-# The calls of a new Realtime session (ServerToolCalls.for_session).
-for_session = ServerToolCalls.for_session

@@ -55,7 +55,3 @@ class LiveToolCalls(ServerToolCalls):
         ask = {"type": "response.create", "event_id": f"event_server_tools_answer_{self._asks}"}
         task = asyncio.get_running_loop().create_task(self.send(orjson.dumps(ask).decode()))
         task.add_done_callback(report_send_failure)
-
-
-# The calls of a new Live session (ServerToolCalls.for_session, of this kind).
-for_session = LiveToolCalls.for_session

@@ -72,7 +72,7 @@ async def test_a_backend_call_of_a_server_tool_is_run_and_answered(settings, emu
     )
     records = Records()
     log = LiveConversationLog(1, "gpt-live-1.1", records)
-    calls = live_calls.for_session(
+    calls = live_calls.LiveToolCalls.for_session(
         registered_tools(),
         socket.send,
         transport="websocket",
