@@ -22,6 +22,7 @@ those the server allows. Errors come in OpenAI's envelope (``type``, ``code``, `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpResponse, JsonResponse
@@ -31,8 +32,11 @@ from realtime import tokens, upstream_live
 from realtime.answers import NO_STORE
 from realtime.conf import RealtimeSettings, get_settings
 from realtime.endpoints import (
+    Handler,
+    HeaderCheck,
     Refusal,
     RelayAttempt,
+    View,
     api_endpoint,
     check_media_type,
     json_object,
@@ -96,13 +100,19 @@ async def _check_token(attempt: RelayAttempt) -> Refusal:
     return None
 
 
-@api_endpoint(
-    ExchangeKind.CALL,
-    transport=Transport.WEBRTC,
-    api=Api.LIVE,
-    openai_errors=True,
-    check_headers=_check_create,
-)
+def _sdk_endpoint(kind: ExchangeKind, check_headers: HeaderCheck) -> Callable[[Handler], View]:
+    """An endpoint standing in for one of OpenAI's Live endpoints: a WebRTC session's, its
+    errors in OpenAI's envelope."""
+    return api_endpoint(
+        kind,
+        transport=Transport.WEBRTC,
+        api=Api.LIVE,
+        openai_errors=True,
+        check_headers=check_headers,
+    )
+
+
+@_sdk_endpoint(ExchangeKind.CALL, _check_create)
 async def sessions(attempt: RelayAttempt) -> HttpResponse:
     """Create a Live session for an SDK's ``live.create``: OpenAI's answer, passed on."""
     body = json_object(attempt.body)
@@ -135,13 +145,7 @@ async def sessions(attempt: RelayAttempt) -> HttpResponse:
     return await answer_created(attempt, created)
 
 
-@api_endpoint(
-    ExchangeKind.HANGUP,
-    transport=Transport.WEBRTC,
-    api=Api.LIVE,
-    openai_errors=True,
-    check_headers=_check_token,
-)
+@_sdk_endpoint(ExchangeKind.HANGUP, _check_token)
 async def hangup(attempt: RelayAttempt, session_id: str) -> HttpResponse:
     """End a Live session an SDK created here (``client.live.sessions.hangup``), as the
     page's Stop does: the session's id is the credential, with a proxy token. OpenAI answers
