@@ -29,12 +29,13 @@ V2_ROOT = Path("/sys/fs/cgroup")
 
 def tree_cpu_seconds(pid: int) -> float:
     """CPU time of a process and of every process under it (uvicorn's workers)."""
+    children = _children_by_parent()  # one look through /proc for the whole tree
     total, pending = 0.0, [pid]
     while pending:
         current = pending.pop()
         with contextlib.suppress(OSError):
             total += cpu_seconds(current)
-        pending.extend(_children(current))
+        pending.extend(children.get(current, []))
     return total
 
 
@@ -47,8 +48,8 @@ def worker_pids(server_pid: int, workers: int, timeout: float = 30) -> list[int]
     while time.monotonic() < deadline:
         children = [
             pid
-            for pid in _children(server_pid)
-            if b"spawn_main" in _cmdline(pid) and b"resource_tracker" not in _cmdline(pid)
+            for pid in _children_by_parent().get(server_pid, [])
+            if b"spawn_main" in (command := _cmdline(pid)) and b"resource_tracker" not in command
         ]
         if len(children) >= workers:
             return children[:workers]
@@ -60,8 +61,6 @@ def worker_pids(server_pid: int, workers: int, timeout: float = 30) -> list[int]
 def capped(pids: list[int], share: float) -> Iterator[None]:
     """Put each process in a cgroup of its own allowed ``share`` of one core (threads it
     starts later go along); remove the cgroups once the processes are gone."""
-    if not 0 < share <= 1:
-        raise SystemExit("--worker-cpu must be above 0 and at most 1 (a share of one core)")
     folders = [_cap(pid, share) for pid in pids]
     try:
         yield
@@ -100,14 +99,13 @@ def _remove(folder: Path, timeout: float = 10) -> None:
             time.sleep(0.1)
 
 
-def _children(pid: int) -> list[int]:
-    found = []
+def _children_by_parent() -> dict[int, list[int]]:
+    found: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            with contextlib.suppress(OSError, ValueError, IndexError):
+            with contextlib.suppress(OSError, ValueError, IndexError):  # gone meanwhile
                 stat = Path(f"/proc/{entry}/stat").read_text()
-                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry))
+                found.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
     return found
 
 

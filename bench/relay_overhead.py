@@ -350,6 +350,8 @@ def main() -> None:
         "that the workers, not the machine, limit the throughput (bench/processes.py)",
     )
     options = parser.parse_args()
+    if options.worker_cpu is not None and not 0 < options.worker_cpu <= 1:
+        raise SystemExit("--worker-cpu must be above 0 and at most 1 (a share of one core)")
     if options.requests < 1 or options.concurrency < 1:
         raise SystemExit("--requests and --concurrency must be positive")
     rows = []

@@ -353,9 +353,10 @@ def measure(
         }
         # Both on asyncio's own event loop (and uvicorn on h11), as they run without the
         # production extra's uvloop and httptools.
+        *flags, app = servers["uvicorn"][1]
         servers["uvicorn-asyncio"] = (
             "proxy under uvicorn" + ASYNCIO_SUFFIX,
-            [*servers["uvicorn"][1][:-1], "--loop", "asyncio", "--http", "h11", "{app}"],
+            [*flags, "--loop", "asyncio", "--http", "h11", app],
             {},
         )
         servers["relay-asyncio"] = (
@@ -375,12 +376,7 @@ def measure(
             name, command, overrides = servers[target]
             port = free_port()
             relay = Relay(
-                [
-                    part.replace("{port}", str(port)).replace(
-                        "{app}", "voiceproject.asgi:application"
-                    )
-                    for part in command
-                ],
+                [part.replace("{port}", str(port)) for part in command],
                 {**env, **overrides},
                 port,
                 cwd=baseline if target == "uvicorn-baseline" else PROJECT,
