@@ -39,11 +39,12 @@ TEMPLATES = [
         },
     }
 ]
-DATABASES = {"default": sqlite_test_database()}  # a file (tests/support/sqlite_file.py)
 if os.environ.get("TEST_DATABASE_URL"):  # `make test-postgres`: its throwaway cluster
     import environ
 
     DATABASES = {"default": environ.Env.db_url_config(os.environ["TEST_DATABASE_URL"])}
+else:
+    DATABASES = {"default": sqlite_test_database()}  # a file (tests/support/sqlite_file.py)
 STATIC_URL = "static/"
 USE_TZ = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user fixtures
