@@ -10,11 +10,17 @@ right after its timed request, for relay and direct alike, so unconnected WebRTC
 not pile up in the emulator. Prints a Markdown table for the README.
 
     .venv/bin/python bench/relay_overhead.py [--requests 500] [--concurrency 8] \
-        [--targets daphne uvicorn uvicorn-2 uvicorn-plain] [--redis] [--postgres] \
+        [--targets daphne uvicorn uvicorn-2 uvicorn-plain floor-asgi floor-django] \
+        [--redis] [--postgres] \
         [--baseline DIR] [--worker-cpu SHARE]
 
 ``uvicorn-plain`` is uvicorn on asyncio's own loop and h11, as it runs without the
 production extra's uvloop and httptools.
+
+``floor-asgi`` and ``floor-django`` serve not the project but its requests forwarded with
+nothing of ours around them (``bench/floor.py``): a bare ASGI app, and a Django view
+without middleware or database, each with httpx, under uvicorn. The relay's figures less
+theirs are what its checks, record and sideband cost; theirs are what the stack costs.
 
 ``--worker-cpu 0.3`` caps each worker process at 0.3 of a core (``bench/processes.py``):
 on a machine with few cores the workers, not the machine, then limit the throughput, which
@@ -60,6 +66,7 @@ from tests.support.redis import RedisServer
 PROJECT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SERVER_KEY = "sk-bench-server-key"
+APP = "voiceproject.asgi:application"
 
 Send = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
 Cleanup = Callable[[httpx.AsyncClient, httpx.Response], Awaitable[None]]
@@ -155,6 +162,15 @@ TARGETS = {
     # uvicorn on asyncio's own event loop and the pure-Python h11 parser, as it runs when
     # uvloop and httptools (the production extra) are not installed.
     "uvicorn-plain": "uvicorn, 1 worker, asyncio loop and h11",
+    # Not the project: its requests forwarded with nothing of ours around them, under
+    # uvicorn (bench/floor.py), to show what the stack itself adds.
+    "floor-asgi": "floor: a bare ASGI app and httpx",
+    "floor-django": "floor: a Django view and httpx",
+}
+# The app each target serves.
+APPS = {
+    "floor-asgi": "bench.floor:application",
+    "floor-django": "bench.floor_django:application",
 }
 WORKERS = {"uvicorn-2": 2}  # the others serve from one process
 
@@ -167,7 +183,7 @@ def relay_command(target: str, port: int) -> list[str]:
             "127.0.0.1",
             "-p",
             str(port),
-            "voiceproject.asgi:application",
+            APP,
         ]
     workers = "2" if target == "uvicorn-2" else "1"
     plain = ["--loop", "asyncio", "--http", "h11"] if target == "uvicorn-plain" else []
@@ -185,7 +201,7 @@ def relay_command(target: str, port: int) -> list[str]:
         "--no-access-log",
         "--log-level",
         "warning",
-        "voiceproject.asgi:application",
+        APPS.get(target, APP),
     ]
 
 
