@@ -17,15 +17,14 @@ from collections.abc import Awaitable, Callable
 
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
-from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from realtime import cache_ops
 from realtime.answers import NO_STORE
 from realtime.keys import redact
-from realtime.sideband_leases import shared_cache
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +44,10 @@ def _database() -> None:
 
 async def _cache() -> None:
     key = f"realtime:health:{uuid.uuid4().hex}"
-    await cache.aset(key, "ok", timeout=10)
-    if await cache.aget(key) != "ok":
+    await cache_ops.set(key, "ok", 10)
+    if await cache_ops.get(key) != "ok":
         raise RuntimeError("a value just written could not be read back")
-    await cache.adelete(key)
+    await cache_ops.delete(key)
 
 
 async def _channel_layer() -> None:
@@ -61,7 +60,7 @@ async def _channel_layer() -> None:
 def _checks() -> dict[str, Callable[[], Awaitable[None]]]:
     """What this process depends on that lives outside it."""
     checks: dict[str, Callable[[], Awaitable[None]]] = {"database": _database}
-    if shared_cache():
+    if cache_ops.shared():
         checks["cache"] = _cache
     layer = get_channel_layer()
     if layer is not None and not isinstance(layer, InMemoryChannelLayer):

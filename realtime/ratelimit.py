@@ -13,7 +13,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from django.core.cache import cache
+from realtime import cache_ops
 
 KEY_PREFIX = "realtime:ratelimit"
 
@@ -43,14 +43,21 @@ async def hit(client: str, *, limit: int, window: int) -> Verdict:
 
 
 async def _increment(key: str, *, expires_in: int) -> int:
-    if await cache.aadd(key, 1, timeout=expires_in):
+    """Count one more under ``key``, which expires ``expires_in`` seconds after it was
+    first counted; the count. Atomic in every process sharing the cache."""
+    if await cache_ops.add(key, 1, expires_in):
         return 1
     try:
-        return await cache.aincr(key)
+        count = await cache_ops.incr(key)
     except ValueError:
         # The key expired between add and incr: this request opens the next window.
-        await cache.aset(key, 1, timeout=expires_in)
+        await cache_ops.set(key, 1, expires_in)
         return 1
+    if count == 1:
+        # Redis's incr checks that the key exists, then increments: a key that expired in
+        # between is made anew at 1, with no expiry. Give it one.
+        await cache_ops.touch(key, expires_in)
+    return count
 
 
 SLOTS_PREFIX = "realtime:slots"
@@ -69,7 +76,7 @@ async def take_slot(client: str, *, limit: int, lifetime: float) -> bool:
     expires_in = int(lifetime) + 60
     count = await _increment(key, expires_in=expires_in)
     try:
-        await cache.atouch(key, expires_in)
+        await cache_ops.touch(key, expires_in)
     except BaseException:
         await release_slot(client)  # counted, but never handed out: give it back
         raise
@@ -81,4 +88,4 @@ async def take_slot(client: str, *, limit: int, lifetime: float) -> bool:
 
 async def release_slot(client: str) -> None:
     with contextlib.suppress(ValueError):  # expired already: nothing to give back
-        await cache.adecr(f"{SLOTS_PREFIX}:{client}")
+        await cache_ops.incr(f"{SLOTS_PREFIX}:{client}", -1)

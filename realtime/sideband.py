@@ -36,6 +36,7 @@ from websockets.exceptions import ConnectionClosed
 
 from realtime import (
     agents,
+    cache_ops,
     drain,
     ending,
     logcontext,
@@ -159,7 +160,7 @@ class Sideband:
         (a shared cache holds the lease), else end its record."""
         if self.end_reason:
             return
-        if sideband_leases.shared_cache():
+        if cache_ops.shared():
             self.handed_over = True
             self.end_reason = "handed_over"
         else:

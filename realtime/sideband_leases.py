@@ -23,13 +23,10 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.core.cache import cache, caches
-from django.core.cache.backends.dummy import DummyCache
-from django.core.cache.backends.locmem import LocMemCache
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from realtime import drain, sweep, tasks
+from realtime import cache_ops, drain, sweep, tasks
 from realtime.conf import get_settings
 from realtime.db import database_round
 from realtime.models import ConversationEntry, EntryKind, RealtimeSession, Transport
@@ -53,37 +50,32 @@ def sidebands_wanted() -> bool:
     return conf.sideband and bool(conf.record_conversations or registered_tools())
 
 
-def shared_cache() -> bool:
-    """Whether the cache is one for several processes (not this process's memory)."""
-    return not isinstance(caches["default"], LocMemCache | DummyCache)
-
-
 def _key(call_id: str) -> str:
     return f"{KEY_PREFIX}:{call_id}"
 
 
 async def take(call_id: str, holder: str) -> bool:
     """Take the call's lease; False if another holds it."""
-    return await cache.aadd(_key(call_id), holder, timeout=LEASE_SECONDS)
+    return await cache_ops.add(_key(call_id), holder, LEASE_SECONDS)
 
 
 async def renew(call_id: str, holder: str) -> bool:
     """Extend the lease ``holder`` holds; False if it lapsed and another took it."""
-    current = await cache.aget(_key(call_id))
+    current = await cache_ops.get(_key(call_id))
     if current is None:
         return await take(call_id, holder)
     if current != holder:
         return False
-    return await cache.atouch(_key(call_id), LEASE_SECONDS)
+    return await cache_ops.touch(_key(call_id), LEASE_SECONDS)
 
 
 async def release(call_id: str, holder: str) -> None:
-    if await cache.aget(_key(call_id)) == holder:
-        await cache.adelete(_key(call_id))
+    if await cache_ops.get(_key(call_id)) == holder:
+        await cache_ops.delete(_key(call_id))
 
 
 async def held_by(call_id: str) -> str | None:
-    return await cache.aget(_key(call_id))
+    return await cache_ops.get(_key(call_id))
 
 
 async def keep(call_id: str, holder: str, lost: Callable[[], Awaitable[None]]) -> None:

@@ -144,6 +144,26 @@ def test_the_rate_limit_counts_the_requests_of_both_processes(pair):
     assert statuses == [200] * RATE_LIMIT + [429, 429]
 
 
+async def test_requests_at_once_on_both_processes_are_refused_past_the_limit(pair):
+    async with httpx.AsyncClient(timeout=30) as browser:
+        token = (await browser.get(f"{pair[0].url}/")).cookies["csrftoken"]
+
+        async def mint_at_once(server: Server) -> int:
+            answer = await browser.post(
+                f"{server.url}/api/realtime/client-secret",
+                headers={
+                    "X-CSRFToken": token,
+                    "Cookie": f"csrftoken={token}",
+                    "Referer": f"{server.url}/",
+                },
+            )
+            return answer.status_code
+
+        statuses = await asyncio.gather(*(mint_at_once(pair[n % 2]) for n in range(4 * RATE_LIMIT)))
+
+    assert sorted(statuses) == [200] * RATE_LIMIT + [429] * (3 * RATE_LIMIT)
+
+
 async def test_a_client_open_on_one_process_counts_against_its_limit_on_the_other(pair, agent):
     first, second = pair
     async with socket(first, agent) as held:
