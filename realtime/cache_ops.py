@@ -7,9 +7,9 @@ cache in this process's memory.
   at once were counted as 2. ``incr`` here calls the backend's own ``incr``, which is atomic
   (Redis's INCRBY; the local-memory cache's lock).
 - Django runs every other async method of the cache as its sync method on a thread. For
-  the local-memory cache, a dict under a lock, the thread hop costs far more than the work
-  (three a relayed call took about 3 ms of CPU: README, "Benchmarks"), so here its methods
-  run in place. A cache with I/O to do (Redis) still runs on a thread, as Django runs it.
+  the local-memory cache, a dict under a lock, the hop to the thread and back costs more
+  than the work, so here its methods run in place. A cache with I/O to do (Redis) still
+  runs on a thread, as Django runs it.
 """
 
 from __future__ import annotations
