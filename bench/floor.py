@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+# What the relay asks of OpenAI for the bench's requests, and the bench straight: the same.
 MINT_BODY = {
     "expires_after": {"anchor": "created_at", "seconds": 600},
     "session": {"type": "realtime", "model": "gpt-realtime-2.1"},

@@ -57,6 +57,7 @@ from realtime.emulator.testing import EmulatorProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.checkouts import commit
+from bench.floor import MINT_BODY, SESSION
 from bench.processes import capped, tree_cpu_seconds, worker_pids
 from tests.support import postgres
 from tests.support.databases import fresh_database_url
@@ -185,7 +186,7 @@ def relay_command(target: str, port: int) -> list[str]:
             str(port),
             APP,
         ]
-    workers = "2" if target == "uvicorn-2" else "1"
+    workers = str(WORKERS.get(target, 1))
     plain = ["--loop", "asyncio", "--http", "h11"] if target == "uvicorn-plain" else []
     return [
         str(BIN / "uvicorn"),
@@ -286,18 +287,13 @@ async def run(
     browser_headers = {"X-CSRFToken": csrf, "Cookie": f"csrftoken={csrf}"}
     server_auth = {"Authorization": f"Bearer {SERVER_KEY}"}
     sdp_with_secret = {"Content-Type": "application/sdp", "Authorization": f"Bearer {secret}"}
-    session = b'{"type":"realtime","model":"gpt-realtime-2.1"}'
-    mint_body = {
-        "expires_after": {"anchor": "created_at", "seconds": 600},
-        "session": {"type": "realtime", "model": "gpt-realtime-2.1"},
-    }
     cases: list[tuple[str, int, Send, Send, Cleanup | None]] = [
         (
             "mint (client secret)",
             200,
             lambda c: c.post(f"{relay}/api/realtime/client-secret", headers=browser_headers),
             lambda c: c.post(
-                f"{upstream}/realtime/client_secrets", headers=server_auth, json=mint_body
+                f"{upstream}/realtime/client_secrets", headers=server_auth, json=MINT_BODY
             ),
             None,
         ),
@@ -327,7 +323,7 @@ async def run(
                 headers=server_auth,
                 files={
                     "sdp": (None, offer, "application/sdp"),
-                    "session": (None, session, "application/json"),
+                    "session": (None, SESSION, "application/json"),
                 },
             ),
             hang_up,

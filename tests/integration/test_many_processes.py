@@ -70,11 +70,20 @@ def socket(server: Server, agent: str):
     return connect(f"{server.websocket_url}/v1/realtime", key=proxy_token(), user_agent=agent)
 
 
+def mint_headers(server: Server, csrf_token: str) -> dict[str, str]:
+    """What the page sends with a mint: its CSRF token, as header and cookie."""
+    return {
+        "X-CSRFToken": csrf_token,
+        "Cookie": f"csrftoken={csrf_token}",
+        "Referer": f"{server.url}/",
+    }
+
+
 def mint(browser: httpx.Client, server: Server) -> int:
     page = browser.get(f"{server.url}/")
     return browser.post(
         f"{server.url}/api/realtime/client-secret",
-        headers={"X-CSRFToken": page.cookies["csrftoken"], "Referer": f"{server.url}/"},
+        headers=mint_headers(server, page.cookies["csrftoken"]),
     ).status_code
 
 
@@ -150,12 +159,7 @@ async def test_requests_at_once_on_both_processes_are_refused_past_the_limit(pai
 
         async def mint_at_once(server: Server) -> int:
             answer = await browser.post(
-                f"{server.url}/api/realtime/client-secret",
-                headers={
-                    "X-CSRFToken": token,
-                    "Cookie": f"csrftoken={token}",
-                    "Referer": f"{server.url}/",
-                },
+                f"{server.url}/api/realtime/client-secret", headers=mint_headers(server, token)
             )
             return answer.status_code
 
